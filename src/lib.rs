@@ -1,0 +1,16 @@
+//! berth: a small, fast Linux container runtime.
+//!
+//! Data flow: `cli` parses -> `spec` loads, validates and plans ->
+//! `lifecycle` orchestrates -> `process` forks the container's init, which
+//! runs the plan as a straight recipe. `sys` is the only home of `unsafe`.
+
+pub mod hooks;
+pub mod process;
+pub mod spec;
+pub mod state;
+pub mod sys;
+pub mod lifecycle;
+pub mod logging;
+pub mod signal;
+pub mod timefmt;
+pub mod cli;

@@ -1,0 +1,7 @@
+//! Creating the container's init process: the parent side (`spawn`), the
+//! child side (`init`), and the typed protocol between them.
+
+pub mod channel;
+pub mod init;
+pub mod protocol;
+pub mod spawn;

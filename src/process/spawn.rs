@@ -1,0 +1,111 @@
+//! The parent side of container creation: fork into namespaces, map ids,
+//! then drive the protocol until the child is `Ready` or has failed.
+
+use super::channel::{self, Channel};
+use super::init::{self, InitFds};
+use super::protocol::{ChildMsg, InitError, ParentMsg, ProtocolError};
+use crate::spec::plan::{InitPlan, NamespacePlan};
+use crate::sys::clone::{fork_into, Forked};
+use nix::sched::{setns, unshare, CloneFlags};
+use nix::sys::signal::{kill, Signal};
+use nix::sys::wait::waitpid;
+use nix::unistd::Pid;
+use std::os::fd::OwnedFd;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SpawnError {
+    #[error("{0}")]
+    Parent(String),
+    #[error("container init failed: {0}")]
+    Init(InitError),
+    #[error("container init: {0}")]
+    Protocol(#[from] ProtocolError),
+    #[error("{0}")]
+    Hook(String),
+}
+
+/// What the parent gives a new container besides its plan.
+pub struct SpawnFds {
+    pub exec_fifo: OwnedFd,
+    pub console_socket: Option<OwnedFd>,
+}
+
+/// Called with the child's host pid when the createRuntime hooks are due.
+pub type HookFn<'a> = &'a mut dyn FnMut(i32) -> Result<(), String>;
+
+/// Forks the container's init and waits until it is ready to exec. On any
+/// failure the child is killed and reaped before the error returns.
+pub fn spawn(plan: &InitPlan, fds: SpawnFds, hooks: HookFn<'_>) -> Result<i32, SpawnError> {
+    prepare_parent_namespaces(&plan.namespaces)?;
+    let (parent_end, child_end) = channel::pair().map_err(|e| SpawnError::Parent(format!("create sync socket: {e}")))?;
+    let pid = match fork_into(plan.namespaces.clone_flags, None) {
+        Err(e) => return Err(SpawnError::Parent(format!("clone container init: {e}"))),
+        Ok(Forked::Child) => {
+            drop(parent_end);
+            init::run(
+                plan,
+                InitFds {
+                    sync: child_end,
+                    exec_fifo: fds.exec_fifo,
+                    console_socket: fds.console_socket,
+                },
+            )
+        }
+        Ok(Forked::Parent(pid)) => pid,
+    };
+    drop(child_end);
+    drop(fds);
+    match drive(plan, pid, &parent_end, hooks) {
+        Ok(()) => Ok(pid),
+        Err(e) => {
+            let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+            let _ = waitpid(Pid::from_raw(pid), None);
+            Err(e)
+        }
+    }
+}
+
+/// pid and time namespaces apply to the caller's future children, so the
+/// parent joins or creates them just before forking.
+fn prepare_parent_namespaces(ns: &NamespacePlan) -> Result<(), SpawnError> {
+    for (typ, path) in &ns.parent_join {
+        let f = std::fs::File::open(path)
+            .map_err(|e| SpawnError::Parent(format!("join {typ} namespace {}: {e}", path.display())))?;
+        setns(f, CloneFlags::from_bits_truncate(*typ as i32))
+            .map_err(|e| SpawnError::Parent(format!("join {typ} namespace {}: {e}", path.display())))?;
+    }
+    if let Some(offsets) = &ns.new_time_ns {
+        unshare(CloneFlags::from_bits_retain(libc::CLONE_NEWTIME))
+            .map_err(|e| SpawnError::Parent(format!("unshare time namespace: {e}")))?;
+        if !offsets.is_empty() {
+            std::fs::write("/proc/self/timens_offsets", offsets)
+                .map_err(|e| SpawnError::Parent(format!("write timens_offsets: {e}")))?;
+        }
+    }
+    Ok(())
+}
+
+fn write_id_maps(ns: &NamespacePlan, pid: i32) -> Result<(), SpawnError> {
+    for (file, map) in [("uid_map", &ns.uid_map), ("gid_map", &ns.gid_map)] {
+        if let Some(map) = map {
+            let path = format!("/proc/{pid}/{file}");
+            std::fs::write(&path, map).map_err(|e| SpawnError::Parent(format!("write {path}: {e}")))?;
+        }
+    }
+    Ok(())
+}
+
+fn drive(plan: &InitPlan, pid: i32, chan: &Channel, hooks: HookFn<'_>) -> Result<(), SpawnError> {
+    write_id_maps(&plan.namespaces, pid)?;
+    chan.send_to_child(&ParentMsg::Proceed { pid })?;
+    loop {
+        match chan.recv_from_child("Ready")? {
+            ChildMsg::Ready => return Ok(()),
+            ChildMsg::Failed(e) => return Err(SpawnError::Init(e)),
+            ChildMsg::RunCreateRuntimeHooks => {
+                hooks(pid).map_err(SpawnError::Hook)?;
+                chan.send_to_child(&ParentMsg::HooksDone)?;
+            }
+        }
+    }
+}

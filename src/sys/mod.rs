@@ -1,0 +1,9 @@
+//! Thin wrappers over the syscalls that neither `nix` nor `std` expose safely.
+//!
+//! This module is the only home of `unsafe` in berth. Each wrapper does one
+//! syscall, documents why it is sound, and returns `std::io::Result`.
+
+pub mod clone;
+pub mod fs;
+pub mod misc;
+pub mod term;
