@@ -97,5 +97,15 @@ fn apply_caps(c: &CapPlan, supported: &CapsHashSet) -> Result<(), InitError> {
     caps::set(None, CapSet::Inheritable, &to_set(c.inheritable, supported))
         .map_err(|e| err("set inheritable capabilities", e))?;
     caps::set(None, CapSet::Effective, &to_set(c.effective, supported)).map_err(|e| err("set effective capabilities", e))?;
-    caps::set(None, CapSet::Ambient, &to_set(c.ambient, supported)).map_err(|e| err("set ambient capabilities", e))
+    // An ambient capability must also be permitted and inheritable; runc's
+    // default spec lists ambient caps without inheritable ones, and runc
+    // skips those with a warning. So do we (there is no log here: skip).
+    caps::clear(None, CapSet::Ambient).map_err(|e| err("clear ambient capabilities", e))?;
+    for cap in to_set(c.ambient, supported) {
+        let allowed = c.permitted & c.inheritable & (1 << cap.index()) != 0;
+        if allowed {
+            caps::raise(None, CapSet::Ambient, cap).map_err(|e| err(format!("raise ambient {cap}"), e))?;
+        }
+    }
+    Ok(())
 }
