@@ -91,7 +91,8 @@ fn wait_timeout(
         if left.is_zero() {
             return Ok(None);
         }
-        let ms = PollTimeout::try_from(left.as_millis().min(60_000) as i32).unwrap_or(PollTimeout::MAX);
+        let ms =
+            PollTimeout::try_from(left.as_millis().min(60_000) as i32).unwrap_or(PollTimeout::MAX);
         let mut fds = [PollFd::new(pidfd.as_fd(), PollFlags::POLLIN)];
         match poll(&mut fds, ms) {
             Ok(0) | Err(nix::errno::Errno::EINTR) => continue,

@@ -4,13 +4,13 @@
 //! `lifecycle` orchestrates -> `process` forks the container's init, which
 //! runs the plan as a straight recipe. `sys` is the only home of `unsafe`.
 
+pub mod cli;
 pub mod hooks;
+pub mod lifecycle;
+pub mod logging;
 pub mod process;
+pub mod signal;
 pub mod spec;
 pub mod state;
 pub mod sys;
-pub mod lifecycle;
-pub mod logging;
-pub mod signal;
 pub mod timefmt;
-pub mod cli;

@@ -22,10 +22,19 @@ static LOGGER: OnceLock<Logger> = OnceLock::new();
 /// Opens the log file (append). Called once, by `main`.
 pub fn init(path: Option<&std::path::Path>, format: Format, debug: bool) -> std::io::Result<()> {
     let file = match path {
-        Some(p) => Some(std::fs::OpenOptions::new().create(true).append(true).open(p)?),
+        Some(p) => Some(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(p)?,
+        ),
         None => None,
     };
-    let _ = LOGGER.set(Logger { file, format, debug });
+    let _ = LOGGER.set(Logger {
+        file,
+        format,
+        debug,
+    });
     Ok(())
 }
 
@@ -75,7 +84,12 @@ mod tests {
 
     #[test]
     fn json_lines_are_logrus_shaped() {
-        let l = line(Format::Json, "error", "container \"x\" does not exist", "2026-01-01T00:00:00Z");
+        let l = line(
+            Format::Json,
+            "error",
+            "container \"x\" does not exist",
+            "2026-01-01T00:00:00Z",
+        );
         let v: serde_json::Value = serde_json::from_str(l.trim_end()).unwrap();
         assert_eq!(v["level"], "error");
         assert_eq!(v["msg"], "container \"x\" does not exist");

@@ -28,7 +28,9 @@ pub fn rfc3339(secs: i64, nanos: u32) -> String {
 }
 
 pub fn now_rfc3339() -> String {
-    let d = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    let d = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
     rfc3339(d.as_secs() as i64, d.subsec_nanos())
 }
 

@@ -11,5 +11,9 @@ fn run_prints_output_and_exit_code() {
     b.args(&["/bin/probe", "exit", "7"]);
     let (code, _, _) = rt.run_bundle(&b, &unique("exit"));
     assert_eq!(code, 7);
-    assert!(rt.ids().is_empty(), "run without --keep leaves no state: {:?}", rt.ids());
+    assert!(
+        rt.ids().is_empty(),
+        "run without --keep leaves no state: {:?}",
+        rt.ids()
+    );
 }

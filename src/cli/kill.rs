@@ -13,7 +13,8 @@ pub struct Args {
 }
 
 pub fn run(g: &Global, a: Args) -> Result<i32> {
-    let sig = crate::signal::parse(&a.signal).ok_or_else(|| Error::Usage(format!("unknown signal {:?}", a.signal)))?;
+    let sig = crate::signal::parse(&a.signal)
+        .ok_or_else(|| Error::Usage(format!("unknown signal {:?}", a.signal)))?;
     crate::lifecycle::kill::kill(&g.store(), &a.id, sig, a.all)?;
     Ok(0)
 }

@@ -16,11 +16,15 @@ pub struct Args {
 pub fn run(a: Args) -> Result<i32> {
     let path = a.bundle.join("config.json");
     if path.exists() {
-        return Err(Error::Usage(format!("{}: file exists; remove it first", path.display())));
+        return Err(Error::Usage(format!(
+            "{}: file exists; remove it first",
+            path.display()
+        )));
     }
     let spec = default_spec(a.rootless);
     let text = serde_json::to_string_pretty(&spec).expect("spec serialises");
-    std::fs::write(&path, text + "\n").map_err(|e| Error::io(format!("write {}", path.display()), e))?;
+    std::fs::write(&path, text + "\n")
+        .map_err(|e| Error::io(format!("write {}", path.display()), e))?;
     Ok(0)
 }
 

@@ -8,6 +8,9 @@ pub struct Args {
 
 pub fn run(g: &Global, a: Args) -> Result<i32> {
     let view = crate::lifecycle::query::state(&g.store(), &a.id)?;
-    println!("{}", serde_json::to_string_pretty(&view).expect("state serialises"));
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&view).expect("state serialises")
+    );
     Ok(0)
 }

@@ -35,7 +35,11 @@ pub fn create(store: &Store, o: &CreateOpts) -> Result<Created> {
 
 /// `create`, with an already-connected console socket (foreground `run`
 /// relays the terminal itself).
-pub fn create_with_console(store: &Store, o: &CreateOpts, console: Option<OwnedFd>) -> Result<Created> {
+pub fn create_with_console(
+    store: &Store,
+    o: &CreateOpts,
+    console: Option<OwnedFd>,
+) -> Result<Created> {
     let bundle = absolute(&o.bundle)?;
     let spec = crate::spec::load::load(&bundle)?;
     let opts = PlanOptions {
@@ -45,7 +49,10 @@ pub fn create_with_console(store: &Store, o: &CreateOpts, console: Option<OwnedF
         preserve_fds: o.preserve_fds,
     };
     let plan = plan(&o.id, &spec, &opts)?;
-    check_console(plan.process.terminal, o.console_socket.is_some() || console.is_some())?;
+    check_console(
+        plan.process.terminal,
+        o.console_socket.is_some() || console.is_some(),
+    )?;
     let dir = store.create(&o.id)?;
     match create_in(&dir, o, &spec, &plan, console) {
         Ok(container) => Ok(Created { dir, container }),
@@ -80,7 +87,8 @@ fn create_in(
     console: Option<OwnedFd>,
 ) -> Result<Container> {
     let fifo = dir.fifo_path();
-    nix::unistd::mkfifo(&fifo, Mode::from_bits_truncate(0o622)).map_err(|e| Error::io("create exec fifo", e))?;
+    nix::unistd::mkfifo(&fifo, Mode::from_bits_truncate(0o622))
+        .map_err(|e| Error::io("create exec fifo", e))?;
     // Read-write: the child holds both ends, so it blocks in read until
     // `start` writes, and `start` can tell a dead child by ENXIO.
     let fifo_fd = nix::fcntl::open(&fifo, OFlag::O_RDWR | OFlag::O_CLOEXEC, Mode::empty())
@@ -96,10 +104,27 @@ fn create_in(
     };
     let hooks = spec.hooks().clone().unwrap_or_default();
     let mut run_create_runtime = |pid: i32| {
-        let state = OciState::new(&o.id, Status::Creating, pid, &plan.bundle, &plan.annotations).to_json();
-        crate::hooks::run_all(hooks.prestart().as_deref().unwrap_or_default(), &state, "prestart")
-            .and_then(|_| crate::hooks::run_all(hooks.create_runtime().as_deref().unwrap_or_default(), &state, "createRuntime"))
-            .map_err(|e| e.to_string())
+        let state = OciState::new(
+            &o.id,
+            Status::Creating,
+            pid,
+            &plan.bundle,
+            &plan.annotations,
+        )
+        .to_json();
+        crate::hooks::run_all(
+            hooks.prestart().as_deref().unwrap_or_default(),
+            &state,
+            "prestart",
+        )
+        .and_then(|_| {
+            crate::hooks::run_all(
+                hooks.create_runtime().as_deref().unwrap_or_default(),
+                &state,
+                "createRuntime",
+            )
+        })
+        .map_err(|e| e.to_string())
     };
     let pid = spawn(plan, fds, &mut run_create_runtime)?;
     let container = Container {
@@ -113,14 +138,24 @@ fn create_in(
         annotations: plan.annotations.iter().cloned().collect(),
         poststart: hooks.poststart().clone().unwrap_or_default(),
         poststop: hooks.poststop().clone().unwrap_or_default(),
-        shared_pidns: crate::spec::validate::namespace(spec, oci_spec::runtime::LinuxNamespaceType::Pid).is_none(),
+        shared_pidns: crate::spec::validate::namespace(
+            spec,
+            oci_spec::runtime::LinuxNamespaceType::Pid,
+        )
+        .is_none(),
     };
-    let written = dir.save(&container).map_err(Error::from).and_then(|_| match &o.pid_file {
-        Some(p) => write_pid_file(p, pid),
-        None => Ok(()),
-    });
+    let written = dir
+        .save(&container)
+        .map_err(Error::from)
+        .and_then(|_| match &o.pid_file {
+            Some(p) => write_pid_file(p, pid),
+            None => Ok(()),
+        });
     if let Err(e) = written {
-        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGKILL,
+        );
         return Err(e);
     }
     Ok(container)
@@ -136,7 +171,9 @@ fn connect_console(path: &Path) -> Result<OwnedFd> {
 pub fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
     let tmp = path.with_file_name(format!(
         ".{}.tmp",
-        path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()
+        path.file_name()
+            .map(|n| n.to_string_lossy())
+            .unwrap_or_default()
     ));
     std::fs::write(&tmp, pid.to_string())
         .and_then(|_| std::fs::rename(&tmp, path))

@@ -36,7 +36,10 @@ pub fn delete(store: &Store, id: &str, force: bool) -> Result<()> {
 /// SIGKILL every process of the container and wait until the init is gone.
 fn stop(c: &Container) -> Result<()> {
     for pid in super::kill::container_pids(c) {
-        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGKILL,
+        );
     }
     wait_gone(c, Duration::from_secs(10))
 }
@@ -45,14 +48,19 @@ fn stop(c: &Container) -> Result<()> {
 pub fn wait_gone(c: &Container, timeout: Duration) -> Result<()> {
     use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
     use std::os::fd::AsFd;
-    let Ok(pidfd) = crate::sys::misc::pidfd_open(c.pid) else { return Ok(()) };
+    let Ok(pidfd) = crate::sys::misc::pidfd_open(c.pid) else {
+        return Ok(());
+    };
     if crate::state::status::liveness(c.pid, c.start_time) == crate::state::status::Liveness::Dead {
         return Ok(());
     }
     let ms = PollTimeout::try_from(timeout.as_millis() as i32).unwrap_or(PollTimeout::MAX);
     let mut fds = [PollFd::new(pidfd.as_fd(), PollFlags::POLLIN)];
     match poll(&mut fds, ms) {
-        Ok(0) => Err(Error::State(format!("container {}: init pid {} did not exit after SIGKILL", c.id, c.pid))),
+        Ok(0) => Err(Error::State(format!(
+            "container {}: init pid {} did not exit after SIGKILL",
+            c.id, c.pid
+        ))),
         _ => Ok(()),
     }
 }

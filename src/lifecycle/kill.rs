@@ -7,7 +7,9 @@ use std::os::fd::AsFd;
 
 pub fn kill(store: &Store, id: &str, sig: i32, all: bool) -> Result<()> {
     let dir = store.open(id)?;
-    let c = dir.load()?.ok_or_else(|| Error::State("container not running".into()))?;
+    let c = dir
+        .load()?
+        .ok_or_else(|| Error::State("container not running".into()))?;
     if dir.status(Some(&c)) == Status::Stopped {
         return Err(Error::State("container not running".into()));
     }
@@ -30,7 +32,10 @@ pub fn signal_init(c: &Container, sig: i32) -> Result<()> {
     }
     crate::sys::misc::pidfd_signal(pidfd.as_fd(), sig).map_err(|e| match e.raw_os_error() {
         Some(libc::ESRCH) => no_such(),
-        _ => Error::io(format!("signal {} to pid {}", crate::signal::name(sig), c.pid), e),
+        _ => Error::io(
+            format!("signal {} to pid {}", crate::signal::name(sig), c.pid),
+            e,
+        ),
     })
 }
 

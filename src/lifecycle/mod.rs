@@ -28,10 +28,7 @@ pub enum Error {
     #[error("{0}")]
     State(String),
     #[error("{what}: {err}")]
-    Io {
-        what: String,
-        err: std::io::Error,
-    },
+    Io { what: String, err: std::io::Error },
     #[error("{0}")]
     Usage(String),
 }

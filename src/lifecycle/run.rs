@@ -22,14 +22,18 @@ pub struct RunOpts {
 pub fn run(store: &Store, o: &RunOpts) -> Result<i32> {
     let signals = forwarded_signals();
     if !o.detach {
-        signals.thread_block().map_err(|e| Error::io("block signals", e))?;
+        signals
+            .thread_block()
+            .map_err(|e| Error::io("block signals", e))?;
     }
-    let (console_ours, console_theirs) = if !o.detach && o.create.console_socket.is_none() && wants_terminal(&o.create) {
-        let (a, b) = std::os::unix::net::UnixStream::pair().map_err(|e| Error::io("console socket pair", e))?;
-        (Some(a), Some(OwnedFd::from(b)))
-    } else {
-        (None, None)
-    };
+    let (console_ours, console_theirs) =
+        if !o.detach && o.create.console_socket.is_none() && wants_terminal(&o.create) {
+            let (a, b) = std::os::unix::net::UnixStream::pair()
+                .map_err(|e| Error::io("console socket pair", e))?;
+            (Some(a), Some(OwnedFd::from(b)))
+        } else {
+            (None, None)
+        };
     let created = create_with_console(store, &o.create, console_theirs)?;
     let pid = created.container.pid;
     super::start::start_locked(&created.dir, &created.container)?;
@@ -61,7 +65,14 @@ fn wants_terminal(o: &CreateOpts) -> bool {
 
 fn forwarded_signals() -> SigSet {
     let mut set = SigSet::all();
-    for s in [Signal::SIGKILL, Signal::SIGSTOP, Signal::SIGSEGV, Signal::SIGBUS, Signal::SIGILL, Signal::SIGFPE] {
+    for s in [
+        Signal::SIGKILL,
+        Signal::SIGSTOP,
+        Signal::SIGSEGV,
+        Signal::SIGBUS,
+        Signal::SIGILL,
+        Signal::SIGFPE,
+    ] {
         set.remove(s);
     }
     set
@@ -80,7 +91,10 @@ fn wait_forwarding(pid: i32, signals: &SigSet, master: Option<OwnedFd>) -> Resul
         }
         let sig = match relay.as_mut() {
             Some(r) => r.pump_until_signal(&sfd)?,
-            None => sfd.read_signal().map_err(|e| Error::io("read signalfd", e))?.map(|s| s.ssi_signo as i32),
+            None => sfd
+                .read_signal()
+                .map_err(|e| Error::io("read signalfd", e))?
+                .map(|s| s.ssi_signo as i32),
         };
         match sig {
             Some(s) if s == libc::SIGCHLD => {}

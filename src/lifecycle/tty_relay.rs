@@ -15,16 +15,26 @@ pub fn receive_master(sock: &UnixStream) -> Result<OwnedFd> {
     let mut buf = [0u8; 4096];
     let mut iov = [IoSliceMut::new(&mut buf)];
     let mut cmsg = nix::cmsg_space!([std::os::fd::RawFd; 1]);
-    let msg = recvmsg::<()>(sock.as_raw_fd(), &mut iov, Some(&mut cmsg), MsgFlags::MSG_CMSG_CLOEXEC)
-        .map_err(|e| Error::io("receive pty master", e))?;
-    for c in msg.cmsgs().map_err(|e| Error::io("receive pty master", e))? {
+    let msg = recvmsg::<()>(
+        sock.as_raw_fd(),
+        &mut iov,
+        Some(&mut cmsg),
+        MsgFlags::MSG_CMSG_CLOEXEC,
+    )
+    .map_err(|e| Error::io("receive pty master", e))?;
+    for c in msg
+        .cmsgs()
+        .map_err(|e| Error::io("receive pty master", e))?
+    {
         if let ControlMessageOwned::ScmRights(fds) = c {
             if let Some(fd) = fds.first() {
                 return Ok(crate::sys::fs::own(*fd));
             }
         }
     }
-    Err(Error::State("console socket: the container sent no pty".into()))
+    Err(Error::State(
+        "console socket: the container sent no pty".into(),
+    ))
 }
 
 pub struct Relay {
@@ -42,7 +52,11 @@ impl Relay {
             cfmakeraw(&mut raw);
             let _ = tcsetattr(stdin.as_fd(), SetArg::TCSANOW, &raw);
         }
-        let r = Relay { master, saved, stdin_open: true };
+        let r = Relay {
+            master,
+            saved,
+            stdin_open: true,
+        };
         r.copy_winsize();
         Ok(r)
     }
@@ -69,7 +83,11 @@ impl Relay {
                 Err(e) => return Err(Error::io("poll terminal", e)),
                 Ok(_) => {}
             }
-            let ready = |i: usize| fds.get(i).and_then(|f| f.revents()).is_some_and(|r| !r.is_empty());
+            let ready = |i: usize| {
+                fds.get(i)
+                    .and_then(|f| f.revents())
+                    .is_some_and(|r| !r.is_empty())
+            };
             let (sig, out, inp) = (ready(0), ready(1), ready(2));
             drop(fds);
             if out && !self.copy_out() {

@@ -65,7 +65,11 @@ impl Channel {
             .map_err(|e| InitError::new("sync with runtime", e))
     }
 
-    fn wait_for(&self, want: fn(&ParentMsg) -> bool, name: &'static str) -> Result<ParentMsg, InitError> {
+    fn wait_for(
+        &self,
+        want: fn(&ParentMsg) -> bool,
+        name: &'static str,
+    ) -> Result<ParentMsg, InitError> {
         match self.recv::<ParentMsg>() {
             Ok(Some(m)) if want(&m) => Ok(m),
             Ok(Some(m)) => Err(InitError::new(
@@ -96,6 +100,7 @@ impl Channel {
     }
 
     pub fn wait_for_hooks_done(&self) -> Result<(), InitError> {
-        self.wait_for(|m| *m == ParentMsg::HooksDone, "HooksDone").map(drop)
+        self.wait_for(|m| *m == ParentMsg::HooksDone, "HooksDone")
+            .map(drop)
     }
 }

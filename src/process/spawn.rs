@@ -37,7 +37,8 @@ pub type HookFn<'a> = &'a mut dyn FnMut(i32) -> Result<(), String>;
 /// failure the child is killed and reaped before the error returns.
 pub fn spawn(plan: &InitPlan, fds: SpawnFds, hooks: HookFn<'_>) -> Result<i32, SpawnError> {
     prepare_parent_namespaces(&plan.namespaces)?;
-    let (parent_end, child_end) = channel::pair().map_err(|e| SpawnError::Parent(format!("create sync socket: {e}")))?;
+    let (parent_end, child_end) =
+        channel::pair().map_err(|e| SpawnError::Parent(format!("create sync socket: {e}")))?;
     let pid = match fork_into(plan.namespaces.clone_flags, None) {
         Err(e) => return Err(SpawnError::Parent(format!("clone container init: {e}"))),
         Ok(Forked::Child) => {
@@ -69,10 +70,12 @@ pub fn spawn(plan: &InitPlan, fds: SpawnFds, hooks: HookFn<'_>) -> Result<i32, S
 /// parent joins or creates them just before forking.
 fn prepare_parent_namespaces(ns: &NamespacePlan) -> Result<(), SpawnError> {
     for (typ, path) in &ns.parent_join {
-        let f = std::fs::File::open(path)
-            .map_err(|e| SpawnError::Parent(format!("join {typ} namespace {}: {e}", path.display())))?;
-        setns(f, CloneFlags::from_bits_truncate(*typ as i32))
-            .map_err(|e| SpawnError::Parent(format!("join {typ} namespace {}: {e}", path.display())))?;
+        let f = std::fs::File::open(path).map_err(|e| {
+            SpawnError::Parent(format!("join {typ} namespace {}: {e}", path.display()))
+        })?;
+        setns(f, CloneFlags::from_bits_truncate(*typ as i32)).map_err(|e| {
+            SpawnError::Parent(format!("join {typ} namespace {}: {e}", path.display()))
+        })?;
     }
     if let Some(offsets) = &ns.new_time_ns {
         unshare(CloneFlags::from_bits_retain(libc::CLONE_NEWTIME))
@@ -89,7 +92,8 @@ fn write_id_maps(ns: &NamespacePlan, pid: i32) -> Result<(), SpawnError> {
     for (file, map) in [("uid_map", &ns.uid_map), ("gid_map", &ns.gid_map)] {
         if let Some(map) = map {
             let path = format!("/proc/{pid}/{file}");
-            std::fs::write(&path, map).map_err(|e| SpawnError::Parent(format!("write {path}: {e}")))?;
+            std::fs::write(&path, map)
+                .map_err(|e| SpawnError::Parent(format!("write {path}: {e}")))?;
         }
     }
     Ok(())

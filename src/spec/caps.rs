@@ -7,7 +7,11 @@ use std::str::FromStr;
 /// "CAP_SYS_ADMIN" -> its number, as the caps crate knows the names.
 pub fn cap_number(name: &str) -> Option<u8> {
     let upper = name.to_ascii_uppercase();
-    let full = if upper.starts_with("CAP_") { upper } else { format!("CAP_{upper}") };
+    let full = if upper.starts_with("CAP_") {
+        upper
+    } else {
+        format!("CAP_{upper}")
+    };
     caps::Capability::from_str(&full).ok().map(|c| c.index())
 }
 
@@ -18,7 +22,8 @@ fn mask(set: &Option<Capabilities>) -> Result<u64, PlanError> {
             .ok()
             .and_then(|v| v.as_str().map(String::from))
             .unwrap_or_default();
-        let n = cap_number(&name).ok_or_else(|| PlanError::Bad(format!("unknown capability {name}")))?;
+        let n = cap_number(&name)
+            .ok_or_else(|| PlanError::Bad(format!("unknown capability {name}")))?;
         m |= 1 << n;
     }
     Ok(m)

@@ -59,7 +59,10 @@ mod tests {
         let d = tmpdir("bad");
         std::fs::write(d.join("config.json"), "{\n \"ociVersion\": 1,\n}").unwrap();
         let e = load(&d).unwrap_err().to_string();
-        assert!(e.contains("malformed config.json") && e.contains("line"), "{e}");
+        assert!(
+            e.contains("malformed config.json") && e.contains("line"),
+            "{e}"
+        );
         std::fs::remove_dir_all(d).unwrap();
     }
 }

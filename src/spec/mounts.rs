@@ -97,7 +97,10 @@ const UNSUPPORTED: &[&str] = &["idmap", "ridmap", "rro", "tmpcopyup"];
 
 /// Parses a propagation name (`rootfsPropagation`, mount options).
 pub fn propagation(name: &str) -> Option<MsFlags> {
-    PROPAGATION.iter().find(|(n, _)| *n == name).map(|(_, f)| *f)
+    PROPAGATION
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, f)| *f)
 }
 
 /// Resolves one config.json mount entry.
@@ -190,7 +193,13 @@ mod tests {
     #[test]
     fn rbind_ro_needs_a_remount_and_keeps_propagation() {
         let p = plan_mount(&mount("/data", "none", "/srv", &["rbind", "ro", "rslave"])).unwrap();
-        assert!(matches!(p.kind, MountKind::Bind { recursive: true, .. }));
+        assert!(matches!(
+            p.kind,
+            MountKind::Bind {
+                recursive: true,
+                ..
+            }
+        ));
         assert_eq!(p.bind_remount_flags(), Some(MsFlags::MS_RDONLY));
         assert_eq!(p.propagation, vec![MsFlags::MS_SLAVE | MsFlags::MS_REC]);
     }

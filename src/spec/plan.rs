@@ -134,14 +134,31 @@ pub fn plan(id: &str, spec: &Spec, opts: &PlanOptions) -> Result<InitPlan, PlanE
     validate(spec)?;
     let hooks = spec.hooks().clone().unwrap_or_default();
     let has_create_runtime_hooks = hooks.prestart().as_ref().is_some_and(|h| !h.is_empty())
-        || hooks.create_runtime().as_ref().is_some_and(|h| !h.is_empty());
+        || hooks
+            .create_runtime()
+            .as_ref()
+            .is_some_and(|h| !h.is_empty());
     let linux = spec.linux().clone().unwrap_or_default();
-    let mut sysctl: Vec<_> = linux.sysctl().clone().unwrap_or_default().into_iter().collect();
+    let mut sysctl: Vec<_> = linux
+        .sysctl()
+        .clone()
+        .unwrap_or_default()
+        .into_iter()
+        .collect();
     sysctl.sort();
-    let mut annotations: Vec<_> = spec.annotations().clone().unwrap_or_default().into_iter().collect();
+    let mut annotations: Vec<_> = spec
+        .annotations()
+        .clone()
+        .unwrap_or_default()
+        .into_iter()
+        .collect();
     annotations.sort();
     let namespaces = plan_namespaces(spec)?;
-    let rootfs = plan_rootfs(spec, opts, namespaces.clone_flags & libc::CLONE_NEWUSER as u64 != 0)?;
+    let rootfs = plan_rootfs(
+        spec,
+        opts,
+        namespaces.clone_flags & libc::CLONE_NEWUSER as u64 != 0,
+    )?;
     Ok(InitPlan {
         id: id.to_string(),
         namespaces,
@@ -162,7 +179,16 @@ pub fn plan(id: &str, spec: &Spec, opts: &PlanOptions) -> Result<InitPlan, PlanE
 fn plan_namespaces(spec: &Spec) -> Result<NamespacePlan, PlanError> {
     use LinuxNamespaceType as T;
     let mut p = NamespacePlan::default();
-    let order = [T::User, T::Mount, T::Uts, T::Ipc, T::Network, T::Pid, T::Cgroup, T::Time];
+    let order = [
+        T::User,
+        T::Mount,
+        T::Uts,
+        T::Ipc,
+        T::Network,
+        T::Pid,
+        T::Cgroup,
+        T::Time,
+    ];
     for typ in order {
         match namespace(spec, typ) {
             None => {}
@@ -190,7 +216,11 @@ fn plan_namespaces(spec: &Spec) -> Result<NamespacePlan, PlanError> {
 
 /// The content of /proc/self/timens_offsets for the spec's timeOffsets.
 fn time_offsets(spec: &Spec) -> String {
-    let offsets = spec.linux().as_ref().and_then(|l| l.time_offsets().clone()).unwrap_or_default();
+    let offsets = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.time_offsets().clone())
+        .unwrap_or_default();
     let mut out = String::new();
     for (clock, off) in offsets {
         out.push_str(&format!(
@@ -232,8 +262,20 @@ fn plan_rootfs(spec: &Spec, opts: &PlanOptions, userns: bool) -> Result<RootfsPl
         propagation,
         setup_dev,
         devices: plan_devices(spec, setup_dev)?,
-        masked: linux.masked_paths().clone().unwrap_or_default().into_iter().map(PathBuf::from).collect(),
-        readonly_paths: linux.readonly_paths().clone().unwrap_or_default().into_iter().map(PathBuf::from).collect(),
+        masked: linux
+            .masked_paths()
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .map(PathBuf::from)
+            .collect(),
+        readonly_paths: linux
+            .readonly_paths()
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .map(PathBuf::from)
+            .collect(),
         mounts,
         no_pivot: opts.no_pivot,
         bind_devices: userns,
@@ -252,18 +294,28 @@ const DEFAULT_DEVICES: &[(&str, u64, u64)] = &[
 
 fn plan_devices(spec: &Spec, setup_dev: bool) -> Result<Vec<DevicePlan>, PlanError> {
     let mut out = Vec::new();
-    let listed = spec.linux().as_ref().and_then(|l| l.devices().clone()).unwrap_or_default();
+    let listed = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.devices().clone())
+        .unwrap_or_default();
     for d in &listed {
         let kind = match d.typ() {
             LinuxDeviceType::C | LinuxDeviceType::U => libc::S_IFCHR,
             LinuxDeviceType::B => libc::S_IFBLK,
             LinuxDeviceType::P => libc::S_IFIFO,
             LinuxDeviceType::A => {
-                return Err(PlanError::Bad(format!("device {}: type 'a' cannot be created", d.path().display())))
+                return Err(PlanError::Bad(format!(
+                    "device {}: type 'a' cannot be created",
+                    d.path().display()
+                )))
             }
         };
         if !d.path().starts_with("/dev") {
-            return Err(PlanError::Bad(format!("device {}: must be under /dev", d.path().display())));
+            return Err(PlanError::Bad(format!(
+                "device {}: must be under /dev",
+                d.path().display()
+            )));
         }
         out.push(DevicePlan {
             path: d.path().clone(),
@@ -295,7 +347,10 @@ fn plan_devices(spec: &Spec, setup_dev: bool) -> Result<Vec<DevicePlan>, PlanErr
 
 fn cstrings(v: &[String], what: &str) -> Result<Vec<CString>, PlanError> {
     v.iter()
-        .map(|s| CString::new(s.as_str()).map_err(|_| PlanError::Bad(format!("{what} contains a NUL byte"))))
+        .map(|s| {
+            CString::new(s.as_str())
+                .map_err(|_| PlanError::Bad(format!("{what} contains a NUL byte")))
+        })
         .collect()
 }
 
@@ -313,10 +368,17 @@ fn plan_process(spec: &Spec, opts: &PlanOptions) -> Result<ProcessPlan, PlanErro
                 .unwrap_or_default();
             let resource = rlimit_resource(&name)
                 .ok_or_else(|| PlanError::Bad(format!("unknown rlimit {name}")))?;
-            Ok(Rlimit { name, resource, soft: r.soft(), hard: r.hard() })
+            Ok(Rlimit {
+                name,
+                resource,
+                soft: r.soft(),
+                hard: r.hard(),
+            })
         })
         .collect::<Result<Vec<_>, PlanError>>()?;
-    let console_size = p.console_size().map(|b| (b.height() as u16, b.width() as u16));
+    let console_size = p
+        .console_size()
+        .map(|b| (b.height() as u16, b.width() as u16));
     Ok(ProcessPlan {
         args: cstrings(p.args().as_deref().unwrap_or_default(), "process.args")?,
         env: cstrings(p.env().as_deref().unwrap_or_default(), "process.env")?,
@@ -326,7 +388,11 @@ fn plan_process(spec: &Spec, opts: &PlanOptions) -> Result<ProcessPlan, PlanErro
         additional_gids: user.additional_gids().clone().unwrap_or_default(),
         umask: user.umask(),
         rlimits,
-        caps: p.capabilities().as_ref().map(super::caps::plan_caps).transpose()?,
+        caps: p
+            .capabilities()
+            .as_ref()
+            .map(super::caps::plan_caps)
+            .transpose()?,
         no_new_privs: p.no_new_privileges().unwrap_or(false),
         oom_score_adj: p.oom_score_adj(),
         terminal: p.terminal().unwrap_or(false),

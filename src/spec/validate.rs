@@ -36,9 +36,7 @@ pub fn new_namespace(spec: &Spec, typ: LinuxNamespaceType) -> bool {
 pub fn namespace(spec: &Spec, typ: LinuxNamespaceType) -> Option<Option<std::path::PathBuf>> {
     let linux = spec.linux().as_ref()?;
     let ns = linux.namespaces().as_ref()?;
-    ns.iter()
-        .find(|n| n.typ() == typ)
-        .map(|n| n.path().clone())
+    ns.iter().find(|n| n.typ() == typ).map(|n| n.path().clone())
 }
 
 pub fn validate(spec: &Spec) -> Result<(), ValidateError> {
@@ -48,7 +46,10 @@ pub fn validate(spec: &Spec) -> Result<(), ValidateError> {
     if spec.root().is_none() {
         return Err(ValidateError::Missing("root.path"));
     }
-    let process = spec.process().as_ref().ok_or(ValidateError::Missing("process"))?;
+    let process = spec
+        .process()
+        .as_ref()
+        .ok_or(ValidateError::Missing("process"))?;
     if process.args().as_ref().is_none_or(|a| a.is_empty()) {
         return Err(ValidateError::Missing("process.args"));
     }
@@ -70,7 +71,11 @@ pub fn validate(spec: &Spec) -> Result<(), ValidateError> {
 fn validate_namespaces(spec: &Spec) -> Result<(), ValidateError> {
     let mut seen = HashSet::new();
     let linux = spec.linux().as_ref();
-    for ns in linux.and_then(|l| l.namespaces().as_ref()).into_iter().flatten() {
+    for ns in linux
+        .and_then(|l| l.namespaces().as_ref())
+        .into_iter()
+        .flatten()
+    {
         if !seen.insert(ns.typ()) {
             return Err(ValidateError::DuplicateNamespace(ns.typ().to_string()));
         }
@@ -111,7 +116,13 @@ fn validate_sysctl(spec: &Spec) -> Result<(), ValidateError> {
         let (needed, name) = if key.starts_with("net.") {
             (LinuxNamespaceType::Network, "it needs a network namespace")
         } else if key.starts_with("fs.mqueue.")
-            || ["kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem"].contains(&key.as_str())
+            || [
+                "kernel.msgmax",
+                "kernel.msgmnb",
+                "kernel.msgmni",
+                "kernel.sem",
+            ]
+            .contains(&key.as_str())
             || key.starts_with("kernel.shm")
         {
             (LinuxNamespaceType::Ipc, "it needs an IPC namespace")
@@ -166,14 +177,26 @@ mod tests {
             (json!({"process": {"args": []}}), "process.args"),
             (json!({"process": {"cwd": "tmp"}}), "absolute"),
             (json!({"hostname": "h"}), "UTS"),
-            (json!({"linux": {"namespaces": [{"type": "pid"}, {"type": "pid"}]}}), "twice"),
-            (json!({"linux": {"namespaces": [{"type": "user"}]}}), "no uid/gid mappings"),
+            (
+                json!({"linux": {"namespaces": [{"type": "pid"}, {"type": "pid"}]}}),
+                "twice",
+            ),
+            (
+                json!({"linux": {"namespaces": [{"type": "user"}]}}),
+                "no uid/gid mappings",
+            ),
             (
                 json!({"linux": {"uidMappings": [{"containerID": 0, "hostID": 1000, "size": 1}]}}),
                 "without a user namespace",
             ),
-            (json!({"linux": {"sysctl": {"net.ipv4.ip_forward": "1"}}}), "network namespace"),
-            (json!({"linux": {"sysctl": {"vm.swappiness": "1"}}}), "not namespaced"),
+            (
+                json!({"linux": {"sysctl": {"net.ipv4.ip_forward": "1"}}}),
+                "network namespace",
+            ),
+            (
+                json!({"linux": {"sysctl": {"vm.swappiness": "1"}}}),
+                "not namespaced",
+            ),
         ];
         for (patch, want) in cases {
             let err = validate(&spec(patch.clone())).unwrap_err().to_string();

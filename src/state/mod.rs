@@ -27,7 +27,13 @@ pub struct OciState {
 }
 
 impl OciState {
-    pub fn new(id: &str, status: Status, pid: i32, bundle: &Path, annotations: &[(String, String)]) -> Self {
+    pub fn new(
+        id: &str,
+        status: Status,
+        pid: i32,
+        bundle: &Path,
+        annotations: &[(String, String)],
+    ) -> Self {
         OciState {
             oci_version: OCI_VERSION.into(),
             id: id.into(),
@@ -71,7 +77,11 @@ pub struct Container {
 
 impl Container {
     pub fn oci_state(&self, status: Status) -> OciState {
-        let pid = if status == Status::Stopped { 0 } else { self.pid };
+        let pid = if status == Status::Stopped {
+            0
+        } else {
+            self.pid
+        };
         OciState {
             oci_version: OCI_VERSION.into(),
             id: self.id.clone(),

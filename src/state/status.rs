@@ -62,8 +62,14 @@ pub fn liveness(pid: i32, start_time: u64) -> Liveness {
     if pid <= 0 {
         return Liveness::Dead;
     }
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")).ok().as_deref().and_then(parse_proc_stat) {
-        Some((state, start)) if start == start_time && state != 'Z' && state != 'X' => Liveness::Alive,
+    match std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .as_deref()
+        .and_then(parse_proc_stat)
+    {
+        Some((state, start)) if start == start_time && state != 'Z' && state != 'X' => {
+            Liveness::Alive
+        }
         _ => Liveness::Dead,
     }
 }
@@ -93,13 +99,18 @@ mod tests {
             ((true, Dead, false, true), Status::Stopped),
         ];
         for ((rec, live, fifo, frozen), want) in cases {
-            assert_eq!(derive(rec, live, fifo, frozen), want, "{rec} {live:?} {fifo} {frozen}");
+            assert_eq!(
+                derive(rec, live, fifo, frozen),
+                want,
+                "{rec} {live:?} {fifo} {frozen}"
+            );
         }
     }
 
     #[test]
     fn proc_stat_with_odd_comm() {
-        let line = "4242 (a) b (c)) S 1 4242 4242 0 -1 4194560 100 0 0 0 0 0 0 0 20 0 1 0 987654 1000 10";
+        let line =
+            "4242 (a) b (c)) S 1 4242 4242 0 -1 4194560 100 0 0 0 0 0 0 0 20 0 1 0 987654 1000 10";
         assert_eq!(parse_proc_stat(line), Some(('S', 987654)));
         assert_eq!(parse_proc_stat("garbage"), None);
     }

@@ -42,7 +42,9 @@ pub fn validate_id(id: &str) -> Result<(), StoreError> {
         && id != "."
         && id != ".."
         && id.len() <= 1024
-        && id.chars().all(|c| c.is_ascii_alphanumeric() || "_+-.".contains(c));
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_+-.".contains(c));
     if ok {
         Ok(())
     } else {
@@ -63,7 +65,9 @@ pub struct ContainerDir {
 
 impl Store {
     pub fn new(root: &Path) -> Self {
-        Store { root: root.to_path_buf() }
+        Store {
+            root: root.to_path_buf(),
+        }
     }
 
     pub fn root(&self) -> &Path {
@@ -73,28 +77,52 @@ impl Store {
     fn lock(&self, id: &str, path: PathBuf) -> Result<ContainerDir, StoreError> {
         let f = File::open(&path).map_err(|err| match err.kind() {
             std::io::ErrorKind::NotFound => StoreError::NotExist(id.into()),
-            _ => StoreError::Io { id: id.into(), what: "open", path: path.clone(), err },
+            _ => StoreError::Io {
+                id: id.into(),
+                what: "open",
+                path: path.clone(),
+                err,
+            },
         })?;
-        let lock = nix::fcntl::Flock::lock(f, nix::fcntl::FlockArg::LockExclusive).map_err(|(_, e)| StoreError::Io {
+        let lock =
+            nix::fcntl::Flock::lock(f, nix::fcntl::FlockArg::LockExclusive).map_err(|(_, e)| {
+                StoreError::Io {
+                    id: id.into(),
+                    what: "lock",
+                    path: path.clone(),
+                    err: e.into(),
+                }
+            })?;
+        Ok(ContainerDir {
             id: id.into(),
-            what: "lock",
-            path: path.clone(),
-            err: e.into(),
-        })?;
-        Ok(ContainerDir { id: id.into(), path, _lock: lock })
+            path,
+            _lock: lock,
+        })
     }
 
     /// Creates and locks the directory of a new container.
     pub fn create(&self, id: &str) -> Result<ContainerDir, StoreError> {
         validate_id(id)?;
         if let Err(err) = std::fs::create_dir_all(&self.root) {
-            return Err(StoreError::Root { path: self.root.clone(), err });
+            return Err(StoreError::Root {
+                path: self.root.clone(),
+                err,
+            });
         }
         let path = self.root.join(id);
         match std::fs::create_dir(&path) {
             Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Err(StoreError::Exists(id.into())),
-            Err(err) => return Err(StoreError::Io { id: id.into(), what: "create", path, err }),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                return Err(StoreError::Exists(id.into()))
+            }
+            Err(err) => {
+                return Err(StoreError::Io {
+                    id: id.into(),
+                    what: "create",
+                    path,
+                    err,
+                })
+            }
         }
         self.lock(id, path)
     }
@@ -136,9 +164,18 @@ fn read_record(id: &str, dir: &Path) -> Result<Option<Container>, StoreError> {
     match std::fs::read(&path) {
         Ok(data) => serde_json::from_slice(&data)
             .map(Some)
-            .map_err(|err| StoreError::Corrupt { id: id.into(), path, err }),
+            .map_err(|err| StoreError::Corrupt {
+                id: id.into(),
+                path,
+                err,
+            }),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(err) => Err(StoreError::Io { id: id.into(), what: "read", path, err }),
+        Err(err) => Err(StoreError::Io {
+            id: id.into(),
+            what: "read",
+            path,
+            err,
+        }),
     }
 }
 
@@ -167,7 +204,12 @@ impl ContainerDir {
     /// Writes the record atomically: a temp file renamed over the old one.
     pub fn save(&self, c: &Container) -> Result<(), StoreError> {
         let tmp = self.path.join(".state.json.tmp");
-        let io = |what, err| StoreError::Io { id: self.id.clone(), what, path: tmp.clone(), err };
+        let io = |what, err| StoreError::Io {
+            id: self.id.clone(),
+            what,
+            path: tmp.clone(),
+            err,
+        };
         let data = serde_json::to_vec(c).expect("state serialises");
         let mut f = File::create(&tmp).map_err(|e| io("write", e))?;
         f.write_all(&data).map_err(|e| io("write", e))?;

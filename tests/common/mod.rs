@@ -37,7 +37,11 @@ pub fn fixture_rootfs() -> PathBuf {
 
 /// A unique name for this test process and call.
 pub fn unique(tag: &str) -> String {
-    format!("{tag}-{}-{}", std::process::id(), SEQ.fetch_add(1, Ordering::SeqCst))
+    format!(
+        "{tag}-{}-{}",
+        std::process::id(),
+        SEQ.fetch_add(1, Ordering::SeqCst)
+    )
 }
 
 /// A temp directory removed on drop.
@@ -69,7 +73,9 @@ pub struct Runtime {
 impl Runtime {
     pub fn new() -> Runtime {
         require_root();
-        Runtime { root: TempDir::new("root") }
+        Runtime {
+            root: TempDir::new("root"),
+        }
     }
 
     pub fn cmd(&self, args: &[&str]) -> Command {
@@ -204,7 +210,12 @@ impl Bundle {
     /// Gives the bundle a private, writable copy of the fixture rootfs.
     pub fn private_rootfs(&mut self) -> PathBuf {
         let dst = self.dir.path().join("rootfs");
-        let st = Command::new("cp").arg("-a").arg(fixture_rootfs()).arg(&dst).status().unwrap();
+        let st = Command::new("cp")
+            .arg("-a")
+            .arg(fixture_rootfs())
+            .arg(&dst)
+            .status()
+            .unwrap();
         assert!(st.success(), "copy rootfs");
         self.set("/root", json!({"path": "rootfs", "readonly": false}));
         dst

@@ -38,7 +38,12 @@ pub fn set_rlimits(limits: &[Rlimit]) -> Result<(), InitError> {
                     format!("not permitted: the current hard limit is {hard} and raising it needs CAP_SYS_RESOURCE"),
                 ));
             }
-            Err(e) => return Err(err(format!("setrlimit {} soft={} hard={}", r.name, r.soft, r.hard), e)),
+            Err(e) => {
+                return Err(err(
+                    format!("setrlimit {} soft={} hard={}", r.name, r.soft, r.hard),
+                    e,
+                ))
+            }
         }
     }
     Ok(())
@@ -58,12 +63,17 @@ pub fn switch_user(p: &ProcessPlan) -> Result<(), InitError> {
     if let Some(c) = &p.caps {
         for cap in supported.iter() {
             if c.bounding & (1 << cap.index()) == 0 {
-                caps::drop(None, CapSet::Bounding, *cap).map_err(|e| err(format!("drop {cap} from bounding set"), e))?;
+                caps::drop(None, CapSet::Bounding, *cap)
+                    .map_err(|e| err(format!("drop {cap} from bounding set"), e))?;
             }
         }
     }
     nix::sys::prctl::set_keepcaps(true).map_err(|e| err("set keepcaps", e))?;
-    let groups: Vec<Gid> = p.additional_gids.iter().map(|g| Gid::from_raw(*g)).collect();
+    let groups: Vec<Gid> = p
+        .additional_gids
+        .iter()
+        .map(|g| Gid::from_raw(*g))
+        .collect();
     match setgroups(&groups) {
         // setgroups is denied in user namespaces with setgroups=deny.
         Err(Errno::EPERM) if groups.is_empty() => {}
@@ -77,26 +87,35 @@ pub fn switch_user(p: &ProcessPlan) -> Result<(), InitError> {
         apply_caps(c, &supported)?;
     }
     if early_cd.is_err() {
-        nix::unistd::chdir(&p.cwd).map_err(|e| err(format!("chdir to cwd {}", p.cwd.display()), e))?;
+        nix::unistd::chdir(&p.cwd)
+            .map_err(|e| err(format!("chdir to cwd {}", p.cwd.display()), e))?;
     }
     if p.no_new_privs {
         nix::sys::prctl::set_no_new_privs().map_err(|e| err("set no_new_privs", e))?;
     }
-    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(p.umask.unwrap_or(0o022)));
+    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(
+        p.umask.unwrap_or(0o022),
+    ));
     Ok(())
 }
 
 fn to_set(mask: u64, supported: &CapsHashSet) -> CapsHashSet {
-    supported.iter().filter(|c| mask & (1 << c.index()) != 0).copied().collect()
+    supported
+        .iter()
+        .filter(|c| mask & (1 << c.index()) != 0)
+        .copied()
+        .collect()
 }
 
 fn apply_caps(c: &CapPlan, supported: &CapsHashSet) -> Result<(), InitError> {
     // E must stay a subset of P at every step: shrink E, then set P, then E.
     caps::clear(None, CapSet::Effective).map_err(|e| err("clear effective capabilities", e))?;
-    caps::set(None, CapSet::Permitted, &to_set(c.permitted, supported)).map_err(|e| err("set permitted capabilities", e))?;
+    caps::set(None, CapSet::Permitted, &to_set(c.permitted, supported))
+        .map_err(|e| err("set permitted capabilities", e))?;
     caps::set(None, CapSet::Inheritable, &to_set(c.inheritable, supported))
         .map_err(|e| err("set inheritable capabilities", e))?;
-    caps::set(None, CapSet::Effective, &to_set(c.effective, supported)).map_err(|e| err("set effective capabilities", e))?;
+    caps::set(None, CapSet::Effective, &to_set(c.effective, supported))
+        .map_err(|e| err("set effective capabilities", e))?;
     // An ambient capability must also be permitted and inheritable; runc's
     // default spec lists ambient caps without inheritable ones, and runc
     // skips those with a warning. So do we (there is no log here: skip).
@@ -104,7 +123,8 @@ fn apply_caps(c: &CapPlan, supported: &CapsHashSet) -> Result<(), InitError> {
     for cap in to_set(c.ambient, supported) {
         let allowed = c.permitted & c.inheritable & (1 << cap.index()) != 0;
         if allowed {
-            caps::raise(None, CapSet::Ambient, cap).map_err(|e| err(format!("raise ambient {cap}"), e))?;
+            caps::raise(None, CapSet::Ambient, cap)
+                .map_err(|e| err(format!("raise ambient {cap}"), e))?;
         }
     }
     Ok(())

@@ -39,7 +39,10 @@ pub fn create(root: &Root, plan: &RootfsPlan) -> Result<(), InitError> {
 }
 
 fn split(path: &Path) -> (&Path, &std::ffi::OsStr) {
-    (path.parent().unwrap_or(Path::new("/")), path.file_name().unwrap_or_default())
+    (
+        path.parent().unwrap_or(Path::new("/")),
+        path.file_name().unwrap_or_default(),
+    )
 }
 
 fn make_symlink(root: &Root, target: &str, link: &Path) -> Result<(), InitError> {
@@ -59,8 +62,19 @@ fn mknod_device(root: &Root, d: &DevicePlan) -> Result<(), InitError> {
     let kind = SFlag::from_bits_truncate(d.kind);
     let mode = Mode::from_bits_truncate(d.mode);
     // A device listed in config.json replaces whatever the image put there.
-    let _ = nix::unistd::unlinkat(Some(dirfd.as_raw_fd()), name, nix::unistd::UnlinkatFlags::NoRemoveDir);
-    mknodat(Some(dirfd.as_raw_fd()), name, kind, mode, makedev(d.major, d.minor)).map_err(|e| InitError::new(step(), e))?;
+    let _ = nix::unistd::unlinkat(
+        Some(dirfd.as_raw_fd()),
+        name,
+        nix::unistd::UnlinkatFlags::NoRemoveDir,
+    );
+    mknodat(
+        Some(dirfd.as_raw_fd()),
+        name,
+        kind,
+        mode,
+        makedev(d.major, d.minor),
+    )
+    .map_err(|e| InitError::new(step(), e))?;
     fchownat(
         Some(dirfd.as_raw_fd()),
         name,
@@ -75,6 +89,12 @@ fn mknod_device(root: &Root, d: &DevicePlan) -> Result<(), InitError> {
 fn bind_device(root: &Root, d: &DevicePlan) -> Result<(), InitError> {
     let step = || format!("bind device {}", d.path.display());
     let target = ensure(root.fd.as_fd(), &d.path, true).map_err(|e| InitError::new(step(), e))?;
-    mount(Some(&d.path), fd_path(&target).as_str(), None::<&str>, MsFlags::MS_BIND, None::<&str>)
-        .map_err(|e| InitError::new(step(), e))
+    mount(
+        Some(&d.path),
+        fd_path(&target).as_str(),
+        None::<&str>,
+        MsFlags::MS_BIND,
+        None::<&str>,
+    )
+    .map_err(|e| InitError::new(step(), e))
 }

@@ -25,11 +25,18 @@ pub fn resolve(p: &ProcessPlan, host_pid: i32) -> Result<Program, InitError> {
         check_exec(&path).map_err(|e| InitError::new(format!("exec: {arg0:?}"), e))?;
         path
     } else {
-        let dirs = env_value(&p.env, "PATH").unwrap_or_else(|| "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into());
+        let dirs = env_value(&p.env, "PATH").unwrap_or_else(|| {
+            "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into()
+        });
         dirs.split(':')
             .map(|d| Path::new(if d.is_empty() { "." } else { d }).join(&arg0))
             .find(|c| check_exec(c).is_ok())
-            .ok_or_else(|| InitError::new(format!("exec: {arg0:?}"), "executable file not found in $PATH"))?
+            .ok_or_else(|| {
+                InitError::new(
+                    format!("exec: {arg0:?}"),
+                    "executable file not found in $PATH",
+                )
+            })?
     };
     let mut env = p.env.clone();
     if env_value(&env, "HOME").is_none() {
@@ -71,12 +78,22 @@ fn state_json(plan: &InitPlan, pid: i32, status: Status) -> String {
     OciState::new(&plan.id, status, pid, &plan.bundle, &plan.annotations).to_json()
 }
 
-pub fn run_hooks(plan: &InitPlan, hooks: &[Hook], pid: i32, status: Status) -> Result<(), InitError> {
+pub fn run_hooks(
+    plan: &InitPlan,
+    hooks: &[Hook],
+    pid: i32,
+    status: Status,
+) -> Result<(), InitError> {
     if hooks.is_empty() {
         return Ok(());
     }
-    let phase = if status == Status::Creating { "createContainer" } else { "startContainer" };
-    crate::hooks::run_all(hooks, &state_json(plan, pid, status), phase).map_err(|e| InitError::new("hook", e))
+    let phase = if status == Status::Creating {
+        "createContainer"
+    } else {
+        "startContainer"
+    };
+    crate::hooks::run_all(hooks, &state_json(plan, pid, status), phase)
+        .map_err(|e| InitError::new("hook", e))
 }
 
 /// Blocks until `start` writes into exec.fifo, runs the startContainer
@@ -91,7 +108,12 @@ pub fn wait_and_exec(plan: &InitPlan, fifo: OwnedFd, prog: Program) -> ! {
         }
     }
     drop(fifo);
-    if let Err(e) = run_hooks(plan, &plan.start_container_hooks, prog.host_pid, Status::Running) {
+    if let Err(e) = run_hooks(
+        plan,
+        &plan.start_container_hooks,
+        prog.host_pid,
+        Status::Running,
+    ) {
         fail("startContainer", e, 1);
     }
     if let Err(e) = crate::sys::fs::cloexec_from(3 + plan.process.preserve_fds) {
@@ -100,7 +122,11 @@ pub fn wait_and_exec(plan: &InitPlan, fifo: OwnedFd, prog: Program) -> ! {
     let args: Vec<&CStr> = plan.process.args.iter().map(|a| a.as_c_str()).collect();
     let env: Vec<&CStr> = prog.env.iter().map(|a| a.as_c_str()).collect();
     let e = nix::unistd::execve(&prog.path, &args, &env).unwrap_err();
-    let code = if e == nix::errno::Errno::ENOENT { 127 } else { 126 };
+    let code = if e == nix::errno::Errno::ENOENT {
+        127
+    } else {
+        126
+    };
     fail(&format!("exec {}", prog.path.to_string_lossy()), e, code)
 }
 

@@ -70,7 +70,12 @@ fn prepare(
         sync.send_to_parent(&ChildMsg::RunCreateRuntimeHooks)?;
         sync.wait_for_hooks_done()?;
     }
-    exec::run_hooks(plan, &plan.create_container_hooks, host_pid, Status::Creating)?;
+    exec::run_hooks(
+        plan,
+        &plan.create_container_hooks,
+        host_pid,
+        Status::Creating,
+    )?;
     pivot::enter_root(root, &plan.rootfs)?;
     if plan.process.terminal {
         tty::setup(&plan.process, console_socket)?;

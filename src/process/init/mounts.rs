@@ -30,25 +30,45 @@ pub fn fd_path(fd: &impl AsRawFd) -> String {
 /// Sets the propagation of `/`, then bind-mounts the rootfs onto itself so
 /// it is a mount point that pivot_root accepts.
 pub fn prepare_root(plan: &RootfsPlan) -> Result<Root, InitError> {
-    mount(None::<&str>, "/", None::<&str>, plan.propagation, None::<&str>)
-        .map_err(|e| err("set propagation of /", e))?;
+    mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        plan.propagation,
+        None::<&str>,
+    )
+    .map_err(|e| err("set propagation of /", e))?;
     if plan.propagation.contains(MsFlags::MS_SHARED) {
         make_parent_private(&plan.path)?;
     }
     let p = &plan.path;
-    mount(Some(p), p, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)
-        .map_err(|e| err(format!("bind rootfs {}", p.display()), e))?;
-    let fd = nix::fcntl::open(p, OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty())
-        .map_err(|e| err(format!("open rootfs {}", p.display()), e))?;
+    mount(
+        Some(p),
+        p,
+        None::<&str>,
+        MsFlags::MS_BIND | MsFlags::MS_REC,
+        None::<&str>,
+    )
+    .map_err(|e| err(format!("bind rootfs {}", p.display()), e))?;
+    let fd = nix::fcntl::open(
+        p,
+        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| err(format!("open rootfs {}", p.display()), e))?;
     let fd = own(fd);
-    Ok(Root { fd, path: p.clone() })
+    Ok(Root {
+        fd,
+        path: p.clone(),
+    })
 }
 
 /// pivot_root refuses a new root whose parent mount is shared; with a shared
 /// rootfsPropagation, make the mount holding the rootfs private (runc's
 /// rootfsParentMountPrivate).
 fn make_parent_private(rootfs: &Path) -> Result<(), InitError> {
-    let info = std::fs::read_to_string("/proc/self/mountinfo").map_err(|e| err("read mountinfo", e))?;
+    let info =
+        std::fs::read_to_string("/proc/self/mountinfo").map_err(|e| err("read mountinfo", e))?;
     let mut best: Option<&str> = None;
     for line in info.lines() {
         let mp = line.split(' ').nth(4).unwrap_or("");
@@ -57,8 +77,14 @@ fn make_parent_private(rootfs: &Path) -> Result<(), InitError> {
         }
     }
     let mp = best.unwrap_or("/");
-    mount(None::<&str>, mp, None::<&str>, MsFlags::MS_PRIVATE, None::<&str>)
-        .map_err(|e| err(format!("make {mp} private"), e))
+    mount(
+        None::<&str>,
+        mp,
+        None::<&str>,
+        MsFlags::MS_PRIVATE,
+        None::<&str>,
+    )
+    .map_err(|e| err(format!("make {mp} private"), e))
 }
 
 /// Opens `path` inside `root`, creating it (directories, or an empty file as
@@ -68,7 +94,10 @@ pub fn ensure(root: BorrowedFd<'_>, path: &Path, file: bool) -> std::io::Result<
         Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
         r => return r,
     }
-    let parts: Vec<_> = path.components().filter(|c| matches!(c, Component::Normal(_))).collect();
+    let parts: Vec<_> = path
+        .components()
+        .filter(|c| matches!(c, Component::Normal(_)))
+        .collect();
     let mut cur = PathBuf::from("/");
     for (i, c) in parts.iter().enumerate() {
         let parent = open_in_root(root, &cur, libc::O_PATH | libc::O_DIRECTORY)?;
@@ -83,7 +112,11 @@ pub fn ensure(root: BorrowedFd<'_>, path: &Path, file: bool) -> std::io::Result<
             )
             .map(|fd| drop(own(fd)))
         } else {
-            mkdirat(Some(parent.as_raw_fd()), c.as_os_str(), Mode::from_bits_truncate(0o755))
+            mkdirat(
+                Some(parent.as_raw_fd()),
+                c.as_os_str(),
+                Mode::from_bits_truncate(0o755),
+            )
         };
         match made {
             Ok(()) | Err(nix::errno::Errno::EEXIST) => {}
@@ -104,12 +137,14 @@ fn mount_one(root: &Root, m: &MountPlan) -> Result<(), InitError> {
     let dest = m.dest.display();
     let is_file = match &m.kind {
         MountKind::Bind { source, .. } => {
-            let meta = std::fs::metadata(source).map_err(|e| err(format!("mount {dest}: source {}", source.display()), e))?;
+            let meta = std::fs::metadata(source)
+                .map_err(|e| err(format!("mount {dest}: source {}", source.display()), e))?;
             !meta.is_dir()
         }
         _ => false,
     };
-    let target = ensure(root.fd.as_fd(), &m.dest, is_file).map_err(|e| err(format!("mount {dest}: create target"), e))?;
+    let target = ensure(root.fd.as_fd(), &m.dest, is_file)
+        .map_err(|e| err(format!("mount {dest}: create target"), e))?;
     let tp = fd_path(&target);
     match &m.kind {
         MountKind::Bind { source, recursive } => {
@@ -122,8 +157,14 @@ fn mount_one(root: &Root, m: &MountPlan) -> Result<(), InitError> {
         }
         MountKind::Fs { fstype, source } => {
             let data = (!m.data.is_empty()).then_some(m.data.as_str());
-            mount(Some(source.as_str()), tp.as_str(), Some(fstype.as_str()), m.flags, data)
-                .map_err(|e| err(format!("mount {fstype} on {dest}"), e))?;
+            mount(
+                Some(source.as_str()),
+                tp.as_str(),
+                Some(fstype.as_str()),
+                m.flags,
+                data,
+            )
+            .map_err(|e| err(format!("mount {fstype} on {dest}"), e))?;
         }
         MountKind::Cgroup => super::cgroupfs::mount_cgroup(root, m, &tp)?,
     }
@@ -132,7 +173,8 @@ fn mount_one(root: &Root, m: &MountPlan) -> Result<(), InitError> {
         return Ok(());
     }
     // Reopen: the old fd still points below the new mount.
-    let top = open_in_root(root.fd.as_fd(), &m.dest, libc::O_PATH).map_err(|e| err(format!("reopen {dest}"), e))?;
+    let top = open_in_root(root.fd.as_fd(), &m.dest, libc::O_PATH)
+        .map_err(|e| err(format!("reopen {dest}"), e))?;
     let tp = fd_path(&top);
     if let Some(extra) = m.bind_remount_flags() {
         remount_bind(&tp, extra).map_err(|e| err(format!("remount {dest} ({extra:?})"), e))?;
@@ -167,7 +209,13 @@ pub fn remount_bind(path: &str, flags: MsFlags) -> nix::Result<()> {
                     locked |= mf;
                 }
             }
-            mount(None::<&str>, path, None::<&str>, base | flags | locked, None::<&str>)
+            mount(
+                None::<&str>,
+                path,
+                None::<&str>,
+                base | flags | locked,
+                None::<&str>,
+            )
         }
         r => r,
     }

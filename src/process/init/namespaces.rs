@@ -11,7 +11,8 @@ pub fn join(ns: &NamespacePlan) -> Result<(), InitError> {
     for (typ, path) in &ns.join {
         let step = || format!("join {typ} namespace {}", path.display());
         let f = std::fs::File::open(path).map_err(|e| InitError::new(step(), e))?;
-        setns(f, CloneFlags::from_bits_truncate(*typ as i32)).map_err(|e| InitError::new(step(), e))?;
+        setns(f, CloneFlags::from_bits_truncate(*typ as i32))
+            .map_err(|e| InitError::new(step(), e))?;
     }
     Ok(())
 }
@@ -19,21 +20,27 @@ pub fn join(ns: &NamespacePlan) -> Result<(), InitError> {
 /// In a new user namespace the process starts with the overflow ids until
 /// the parent wrote the maps; become (mapped) root for the rest of set-up.
 pub fn become_root_in_userns(ns: &NamespacePlan) -> Result<(), InitError> {
-    let joined = ns.join.iter().any(|(t, _)| *t == oci_spec::runtime::LinuxNamespaceType::User);
+    let joined = ns
+        .join
+        .iter()
+        .any(|(t, _)| *t == oci_spec::runtime::LinuxNamespaceType::User);
     if ns.uid_map.is_none() && !joined {
         return Ok(());
     }
     let root_g = Gid::from_raw(0);
     let root_u = Uid::from_raw(0);
-    setresgid(root_g, root_g, root_g).map_err(|e| InitError::new("setresgid 0 in user namespace", e))?;
-    setresuid(root_u, root_u, root_u).map_err(|e| InitError::new("setresuid 0 in user namespace", e))
+    setresgid(root_g, root_g, root_g)
+        .map_err(|e| InitError::new("setresgid 0 in user namespace", e))?;
+    setresuid(root_u, root_u, root_u)
+        .map_err(|e| InitError::new("setresuid 0 in user namespace", e))
 }
 
 /// The cgroup namespace is created only now, after the parent placed the
 /// process in its cgroup, so that cgroup becomes the namespace's root.
 pub fn unshare_cgroup(ns: &NamespacePlan) -> Result<(), InitError> {
     if ns.new_cgroup_ns {
-        unshare(CloneFlags::CLONE_NEWCGROUP).map_err(|e| InitError::new("unshare cgroup namespace", e))?;
+        unshare(CloneFlags::CLONE_NEWCGROUP)
+            .map_err(|e| InitError::new("unshare cgroup namespace", e))?;
     }
     Ok(())
 }
@@ -58,7 +65,8 @@ pub fn set_names(plan: &InitPlan) -> Result<(), InitError> {
         nix::unistd::sethostname(h).map_err(|e| InitError::new(format!("sethostname {h:?}"), e))?;
     }
     if let Some(d) = &plan.domainname {
-        crate::sys::misc::set_domainname(d).map_err(|e| InitError::new(format!("setdomainname {d:?}"), e))?;
+        crate::sys::misc::set_domainname(d)
+            .map_err(|e| InitError::new(format!("setdomainname {d:?}"), e))?;
     }
     Ok(())
 }

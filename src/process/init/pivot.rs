@@ -20,8 +20,14 @@ pub fn enter_root(root: Root, plan: &RootfsPlan) -> Result<(), InitError> {
     let rp = root.path.display().to_string();
     if plan.no_pivot {
         chdir(&root.path).map_err(|e| err(format!("chdir {rp}"), e))?;
-        mount(Some(&root.path), "/", None::<&str>, MsFlags::MS_MOVE, None::<&str>)
-            .map_err(|e| err(format!("move {rp} to /"), e))?;
+        mount(
+            Some(&root.path),
+            "/",
+            None::<&str>,
+            MsFlags::MS_MOVE,
+            None::<&str>,
+        )
+        .map_err(|e| err(format!("move {rp} to /"), e))?;
         chroot(".").map_err(|e| err(format!("chroot {rp}"), e))?;
     } else {
         // pivot_root(".", ".") stacks the old root on top of the new one, so
@@ -30,8 +36,14 @@ pub fn enter_root(root: Root, plan: &RootfsPlan) -> Result<(), InitError> {
         // propagate to the host, and lazily detached.
         fchdir(root.fd.as_raw_fd()).map_err(|e| err(format!("chdir {rp}"), e))?;
         pivot_root(".", ".").map_err(|e| err(format!("pivot_root {rp}"), e))?;
-        mount(None::<&str>, ".", None::<&str>, MsFlags::MS_SLAVE | MsFlags::MS_REC, None::<&str>)
-            .map_err(|e| err("make old root a slave", e))?;
+        mount(
+            None::<&str>,
+            ".",
+            None::<&str>,
+            MsFlags::MS_SLAVE | MsFlags::MS_REC,
+            None::<&str>,
+        )
+        .map_err(|e| err("make old root a slave", e))?;
         umount2(".", MntFlags::MNT_DETACH).map_err(|e| err("detach old root", e))?;
     }
     chdir("/").map_err(|e| err("chdir /", e))
@@ -51,9 +63,21 @@ pub fn mask_paths(plan: &RootfsPlan) -> Result<(), InitError> {
             Err(_) => continue,
         };
         let r = if is_dir {
-            mount(Some("tmpfs"), p, Some("tmpfs"), MsFlags::MS_RDONLY, None::<&str>)
+            mount(
+                Some("tmpfs"),
+                p,
+                Some("tmpfs"),
+                MsFlags::MS_RDONLY,
+                None::<&str>,
+            )
         } else {
-            mount(Some("/dev/null"), p, None::<&str>, MsFlags::MS_BIND, None::<&str>)
+            mount(
+                Some("/dev/null"),
+                p,
+                None::<&str>,
+                MsFlags::MS_BIND,
+                None::<&str>,
+            )
         };
         match r {
             Err(e) if missing(&e) => {}
@@ -61,7 +85,13 @@ pub fn mask_paths(plan: &RootfsPlan) -> Result<(), InitError> {
         }
     }
     for p in &plan.readonly_paths {
-        match mount(Some(p), p, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>) {
+        match mount(
+            Some(p),
+            p,
+            None::<&str>,
+            MsFlags::MS_BIND | MsFlags::MS_REC,
+            None::<&str>,
+        ) {
             Err(e) if missing(&e) => continue,
             r => r.map_err(|e| err(format!("bind readonly path {}", p.display()), e))?,
         }
@@ -74,7 +104,8 @@ pub fn mask_paths(plan: &RootfsPlan) -> Result<(), InitError> {
 pub fn write_sysctl(sysctl: &[(String, String)]) -> Result<(), InitError> {
     for (k, v) in sysctl {
         let path = Path::new("/proc/sys").join(k.replace('.', "/"));
-        std::fs::write(&path, v).map_err(|e| err(format!("sysctl {k}={v} ({})", path.display()), e))?;
+        std::fs::write(&path, v)
+            .map_err(|e| err(format!("sysctl {k}={v} ({})", path.display()), e))?;
     }
     Ok(())
 }

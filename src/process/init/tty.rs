@@ -16,17 +16,27 @@ fn err(step: impl Into<String>, e: impl std::fmt::Display) -> InitError {
 }
 
 pub fn setup(p: &ProcessPlan, socket: Option<OwnedFd>) -> Result<(), InitError> {
-    let socket = socket.ok_or_else(|| err("terminal", "process.terminal is set but no console socket was given"))?;
+    let socket = socket.ok_or_else(|| {
+        err(
+            "terminal",
+            "process.terminal is set but no console socket was given",
+        )
+    })?;
     let master = posix_openpt(OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC)
         .map_err(|e| err("open /dev/ptmx in the container", e))?;
     grantpt(&master).map_err(|e| err("grantpt", e))?;
     unlockpt(&master).map_err(|e| err("unlockpt", e))?;
     let name = ptsname_r(&master).map_err(|e| err("ptsname", e))?;
-    let slave = nix::fcntl::open(name.as_str(), OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty())
-        .map_err(|e| err(format!("open {name}"), e))?;
+    let slave = nix::fcntl::open(
+        name.as_str(),
+        OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .map_err(|e| err(format!("open {name}"), e))?;
     let slave = crate::sys::fs::own(slave);
     if let Some((rows, cols)) = p.console_size {
-        crate::sys::term::set_winsize(slave.as_fd(), rows, cols).map_err(|e| err("set console size", e))?;
+        crate::sys::term::set_winsize(slave.as_fd(), rows, cols)
+            .map_err(|e| err("set console size", e))?;
     }
     bind_console(&name)?;
     let fds = [master.as_raw_fd()];
@@ -41,9 +51,11 @@ pub fn setup(p: &ProcessPlan, socket: Option<OwnedFd>) -> Result<(), InitError> 
     drop(master);
     drop(socket);
     for target in 0..3 {
-        nix::unistd::dup2(slave.as_raw_fd(), target).map_err(|e| err(format!("dup2 pty to fd {target}"), e))?;
+        nix::unistd::dup2(slave.as_raw_fd(), target)
+            .map_err(|e| err(format!("dup2 pty to fd {target}"), e))?;
     }
-    crate::sys::term::set_controlling_tty(slave.as_fd()).map_err(|e| err("set controlling terminal", e))
+    crate::sys::term::set_controlling_tty(slave.as_fd())
+        .map_err(|e| err("set controlling terminal", e))
 }
 
 /// /dev/console is the container's terminal, as on a real system.
@@ -52,6 +64,12 @@ fn bind_console(name: &str) -> Result<(), InitError> {
     if !console.exists() {
         std::fs::File::create(console).map_err(|e| err("create /dev/console", e))?;
     }
-    mount(Some(name), console, None::<&str>, MsFlags::MS_BIND, None::<&str>)
-        .map_err(|e| err(format!("bind {name} on /dev/console"), e))
+    mount(
+        Some(name),
+        console,
+        None::<&str>,
+        MsFlags::MS_BIND,
+        None::<&str>,
+    )
+    .map_err(|e| err(format!("bind {name} on /dev/console"), e))
 }
