@@ -4,6 +4,7 @@
 //! `lifecycle` orchestrates -> `process` forks the container's init, which
 //! runs the plan as a straight recipe. `sys` is the only home of `unsafe`.
 
+pub mod cgroups;
 pub mod cli;
 pub mod hooks;
 pub mod lifecycle;

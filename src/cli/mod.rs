@@ -5,6 +5,7 @@ mod create;
 mod delete;
 mod kill;
 mod list;
+mod pause;
 mod run;
 mod spec;
 mod start;
@@ -66,6 +67,12 @@ pub enum Command {
     Run(run::Args),
     /// List containers
     List(list::Args),
+    /// Freeze every process of a container
+    Pause(pause::IdArgs),
+    /// Thaw a paused container
+    Resume(pause::IdArgs),
+    /// Show the processes of a container
+    Ps(pause::PsArgs),
 }
 
 /// Runs the parsed command; returns the process exit code.
@@ -80,6 +87,9 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Delete(a) => delete::run(g, a),
         Command::Run(a) => run::run(g, a),
         Command::List(a) => list::run(g, a),
+        Command::Pause(a) => pause::run_pause(g, a),
+        Command::Resume(a) => pause::run_resume(g, a),
+        Command::Ps(a) => pause::run_ps(g, a),
     }
 }
 

@@ -3,7 +3,8 @@
 //! the state directory removed.
 
 use super::{Error, Result};
-use crate::process::spawn::{spawn, SpawnFds};
+use crate::cgroups::Cgroup;
+use crate::process::spawn::{spawn, ParentSteps, SpawnFds};
 use crate::spec::plan::{plan, PlanOptions};
 use crate::state::store::{ContainerDir, Store};
 use crate::state::{status, Container, OciState, Status};
@@ -53,14 +54,23 @@ pub fn create_with_console(
         plan.process.terminal,
         o.console_socket.is_some() || console.is_some(),
     )?;
+    let mut cgroup = plan_cgroup(&spec, &o.id)?;
     let dir = store.create(&o.id)?;
-    match create_in(&dir, o, &spec, &plan, console) {
+    match create_in(&dir, o, &spec, &plan, console, &mut cgroup) {
         Ok(container) => Ok(Created { dir, container }),
         Err(e) => {
+            // The init is dead (spawn reaps it on failure): nothing holds the cgroup.
+            let _ = cgroup.destroy();
             let _ = dir.remove();
             Err(e)
         }
     }
+}
+
+fn plan_cgroup(spec: &crate::spec::Spec, id: &str) -> Result<Cgroup> {
+    let layout = crate::cgroups::host_layout()?;
+    let path = spec.linux().as_ref().and_then(|l| l.cgroups_path().clone());
+    Ok(Cgroup::resolve(&layout, path.as_deref(), id)?)
 }
 
 fn check_console(terminal: bool, socket: bool) -> Result<()> {
@@ -85,7 +95,12 @@ fn create_in(
     spec: &crate::spec::Spec,
     plan: &crate::spec::plan::InitPlan,
     console: Option<OwnedFd>,
+    cgroup: &mut Cgroup,
 ) -> Result<Container> {
+    cgroup.create()?;
+    if let Some(r) = spec.linux().as_ref().and_then(|l| l.resources().as_ref()) {
+        cgroup.apply(&crate::cgroups::resources::writes(r))?;
+    }
     let fifo = dir.fifo_path();
     nix::unistd::mkfifo(&fifo, Mode::from_bits_truncate(0o622))
         .map_err(|e| Error::io("create exec fifo", e))?;
@@ -126,7 +141,13 @@ fn create_in(
         })
         .map_err(|e| e.to_string())
     };
-    let pid = spawn(plan, fds, &mut run_create_runtime)?;
+    let placed = cgroup.clone();
+    let mut place = |pid: i32| placed.add(pid).map_err(|e| e.to_string());
+    let steps = ParentSteps {
+        place: &mut place,
+        hooks: &mut run_create_runtime,
+    };
+    let pid = spawn(plan, fds, steps)?;
     let container = Container {
         id: o.id.clone(),
         pid,
@@ -143,6 +164,7 @@ fn create_in(
             oci_spec::runtime::LinuxNamespaceType::Pid,
         )
         .is_none(),
+        cgroup: cgroup.clone(),
     };
     let written = dir
         .save(&container)

@@ -68,6 +68,16 @@ pub fn wait_gone(c: &Container, timeout: Duration) -> Result<()> {
 /// Poststop hooks (failures are warnings, per the runtime spec), then the
 /// state directory goes.
 pub fn destroy(dir: ContainerDir, c: &Container) -> Result<()> {
+    if c.cgroup.is_frozen() {
+        let _ = c.cgroup.set_frozen(false);
+    }
+    for pid in c.cgroup.pids() {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+    }
+    c.cgroup.destroy()?;
     if !c.poststop.is_empty() {
         let state = c.oci_state(Status::Stopped).to_json();
         if let Err(e) = crate::hooks::run_all(&c.poststop, &state, "poststop") {

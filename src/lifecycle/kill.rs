@@ -46,10 +46,14 @@ fn signal_pid(pid: i32, sig: i32) -> nix::Result<()> {
 
 /// Every process in the container's pid namespace (found by comparing
 /// /proc/PID/ns/pid with the init's), init last. Without a pid namespace of
-/// its own, only the init is known.
+/// its own: every process in its cgroup.
 pub fn container_pids(c: &Container) -> Vec<i32> {
     if c.shared_pidns {
-        return vec![c.pid];
+        let mut pids = c.cgroup.pids();
+        if !pids.contains(&c.pid) {
+            pids.push(c.pid);
+        }
+        return pids;
     }
     let Ok(ns) = std::fs::read_link(format!("/proc/{}/ns/pid", c.pid)) else {
         return vec![];

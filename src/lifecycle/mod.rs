@@ -3,6 +3,7 @@
 pub mod create;
 pub mod delete;
 pub mod kill;
+pub mod pause;
 pub mod query;
 pub mod run;
 pub mod start;
@@ -25,6 +26,8 @@ pub enum Error {
     Plan(#[from] PlanError),
     #[error(transparent)]
     Spawn(#[from] SpawnError),
+    #[error(transparent)]
+    Cgroup(#[from] crate::cgroups::CgroupError),
     #[error("{0}")]
     State(String),
     #[error("{what}: {err}")]

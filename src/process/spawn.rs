@@ -30,12 +30,17 @@ pub struct SpawnFds {
     pub console_socket: Option<OwnedFd>,
 }
 
-/// Called with the child's host pid when the createRuntime hooks are due.
-pub type HookFn<'a> = &'a mut dyn FnMut(i32) -> Result<(), String>;
+/// Parent-side steps, each called with the child's host pid.
+pub struct ParentSteps<'a> {
+    /// Before the child proceeds: move it into its cgroup.
+    pub place: &'a mut dyn FnMut(i32) -> Result<(), String>,
+    /// When the child asks: run the prestart and createRuntime hooks.
+    pub hooks: &'a mut dyn FnMut(i32) -> Result<(), String>,
+}
 
 /// Forks the container's init and waits until it is ready to exec. On any
 /// failure the child is killed and reaped before the error returns.
-pub fn spawn(plan: &InitPlan, fds: SpawnFds, hooks: HookFn<'_>) -> Result<i32, SpawnError> {
+pub fn spawn(plan: &InitPlan, fds: SpawnFds, steps: ParentSteps<'_>) -> Result<i32, SpawnError> {
     prepare_parent_namespaces(&plan.namespaces)?;
     let (parent_end, child_end) =
         channel::pair().map_err(|e| SpawnError::Parent(format!("create sync socket: {e}")))?;
@@ -56,7 +61,7 @@ pub fn spawn(plan: &InitPlan, fds: SpawnFds, hooks: HookFn<'_>) -> Result<i32, S
     };
     drop(child_end);
     drop(fds);
-    match drive(plan, pid, &parent_end, hooks) {
+    match drive(plan, pid, &parent_end, steps) {
         Ok(()) => Ok(pid),
         Err(e) => {
             let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
@@ -99,15 +104,21 @@ fn write_id_maps(ns: &NamespacePlan, pid: i32) -> Result<(), SpawnError> {
     Ok(())
 }
 
-fn drive(plan: &InitPlan, pid: i32, chan: &Channel, hooks: HookFn<'_>) -> Result<(), SpawnError> {
+fn drive(
+    plan: &InitPlan,
+    pid: i32,
+    chan: &Channel,
+    steps: ParentSteps<'_>,
+) -> Result<(), SpawnError> {
     write_id_maps(&plan.namespaces, pid)?;
+    (steps.place)(pid).map_err(SpawnError::Parent)?;
     chan.send_to_child(&ParentMsg::Proceed { pid })?;
     loop {
         match chan.recv_from_child("Ready")? {
             ChildMsg::Ready => return Ok(()),
             ChildMsg::Failed(e) => return Err(SpawnError::Init(e)),
             ChildMsg::RunCreateRuntimeHooks => {
-                hooks(pid).map_err(SpawnError::Hook)?;
+                (steps.hooks)(pid).map_err(SpawnError::Hook)?;
                 chan.send_to_child(&ParentMsg::HooksDone)?;
             }
         }

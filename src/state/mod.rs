@@ -73,6 +73,9 @@ pub struct Container {
     /// spec): `kill --all` and delete must then signal every process.
     #[serde(default)]
     pub shared_pidns: bool,
+    /// The container's cgroup directories (removed on delete).
+    #[serde(default)]
+    pub cgroup: crate::cgroups::Cgroup,
 }
 
 impl Container {

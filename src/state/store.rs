@@ -187,7 +187,7 @@ pub fn status_of(dir: &Path, c: Option<&Container>) -> Status {
             true,
             liveness(c.pid, c.start_time),
             dir.join(EXEC_FIFO).exists(),
-            false,
+            c.cgroup.is_frozen(),
         ),
     }
 }
@@ -264,6 +264,7 @@ mod tests {
             poststart: vec![],
             poststop: vec![],
             shared_pidns: false,
+            cgroup: Default::default(),
         };
         dir.save(&c).unwrap();
         assert_eq!(dir.load().unwrap().unwrap().start_time, 5);
