@@ -65,7 +65,10 @@ pub fn parse(mountinfo: &str, proc_cgroup: &str) -> Layout {
             continue;
         }
         let own = own_path(proc_cgroup, v2, &controllers);
-        let own = own.strip_prefix(root).map(String::from).unwrap_or(own);
+        let own = match own.strip_prefix(root) {
+            Some(rest) if root != "/" => format!("/{}", rest.trim_start_matches('/')),
+            _ => own,
+        };
         hierarchies.push(Hierarchy {
             mount: PathBuf::from(mount),
             v2,
