@@ -9,6 +9,7 @@
 
 pub mod detect;
 pub mod resources;
+pub mod stats;
 
 use detect::Layout;
 use resources::Write;

@@ -10,6 +10,7 @@ mod run;
 mod spec;
 mod start;
 mod state;
+mod update;
 
 use crate::lifecycle::{Error, Result};
 use clap::{Parser, Subcommand, ValueEnum};
@@ -73,6 +74,10 @@ pub enum Command {
     Resume(pause::IdArgs),
     /// Show the processes of a container
     Ps(pause::PsArgs),
+    /// Change the resource limits of a container
+    Update(update::UpdateArgs),
+    /// Stream statistics and OOM events of a container
+    Events(update::EventsArgs),
 }
 
 /// Runs the parsed command; returns the process exit code.
@@ -90,6 +95,8 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Pause(a) => pause::run_pause(g, a),
         Command::Resume(a) => pause::run_resume(g, a),
         Command::Ps(a) => pause::run_ps(g, a),
+        Command::Update(a) => update::run_update(g, a),
+        Command::Events(a) => update::run_events(g, a),
     }
 }
 

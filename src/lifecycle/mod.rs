@@ -8,6 +8,7 @@ pub mod query;
 pub mod run;
 pub mod start;
 mod tty_relay;
+pub mod update;
 
 use crate::process::spawn::SpawnError;
 use crate::spec::load::LoadError;

@@ -54,6 +54,9 @@ pub fn start_locked(dir: &ContainerDir, c: &Container) -> Result<()> {
     drop(fd);
     std::fs::remove_file(&fifo).map_err(|e| Error::io("remove exec fifo", e))?;
     if !c.poststart.is_empty() {
+        // poststart runs after the user's program started: wait for the
+        // init's execve (startContainer hooks run before it).
+        wait_for_exec(c);
         let state = c.oci_state(Status::Running).to_json();
         // runtime-spec: a failing poststart hook is a warning, not an error.
         if let Err(e) = crate::hooks::run_all(&c.poststart, &state, "poststart") {
@@ -61,4 +64,26 @@ pub fn start_locked(dir: &ContainerDir, c: &Container) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Waits until the init no longer runs the berth binary (it exec'd the
+/// user's program) or is gone.
+fn wait_for_exec(c: &Container) {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(me) = std::fs::metadata("/proc/self/exe") else {
+        return;
+    };
+    let exe = format!("/proc/{}/exe", c.pid);
+    loop {
+        match std::fs::metadata(&exe) {
+            Ok(m) if m.dev() == me.dev() && m.ino() == me.ino() => {}
+            _ => return,
+        }
+        if crate::state::status::liveness(c.pid, c.start_time)
+            == crate::state::status::Liveness::Dead
+        {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
 }

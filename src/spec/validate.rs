@@ -91,7 +91,8 @@ fn validate_namespaces(spec: &Spec) -> Result<(), ValidateError> {
         }
         _ => {}
     }
-    let uts = new_namespace(spec, LinuxNamespaceType::Uts);
+    // A new or a joined UTS namespace will do (runc allows both).
+    let uts = namespace(spec, LinuxNamespaceType::Uts).is_some();
     if spec.hostname().as_ref().is_some_and(|h| !h.is_empty()) && !uts {
         return Err(ValidateError::NeedsUts("hostname"));
     }

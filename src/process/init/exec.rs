@@ -108,11 +108,13 @@ pub fn wait_and_exec(plan: &InitPlan, fifo: OwnedFd, prog: Program) -> ! {
         }
     }
     drop(fifo);
+    // runtime-spec: startContainer hooks see the state before the program
+    // runs, i.e. still "created" (runc does the same).
     if let Err(e) = run_hooks(
         plan,
         &plan.start_container_hooks,
         prog.host_pid,
-        Status::Running,
+        Status::Created,
     ) {
         fail("startContainer", e, 1);
     }

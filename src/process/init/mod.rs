@@ -80,8 +80,9 @@ fn prepare(
     if plan.process.terminal {
         tty::setup(&plan.process, console_socket)?;
     }
-    pivot::mask_paths(&plan.rootfs)?;
+    // Before masks: readonlyPaths usually holds /proc/sys (as runc orders it).
     pivot::write_sysctl(&plan.sysctl)?;
+    pivot::mask_paths(&plan.rootfs)?;
     namespaces::set_names(plan)?;
     creds::ensure_cwd(&plan.process)?;
     pivot::finish_root(&plan.rootfs)?;

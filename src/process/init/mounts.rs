@@ -94,36 +94,79 @@ pub fn ensure(root: BorrowedFd<'_>, path: &Path, file: bool) -> std::io::Result<
         Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
         r => return r,
     }
-    let parts: Vec<_> = path
-        .components()
-        .filter(|c| matches!(c, Component::Normal(_)))
-        .collect();
-    let mut cur = PathBuf::from("/");
-    for (i, c) in parts.iter().enumerate() {
-        let parent = open_in_root(root, &cur, libc::O_PATH | libc::O_DIRECTORY)?;
-        cur.push(c);
-        let last = i + 1 == parts.len();
-        let made = if last && file {
-            openat(
-                Some(parent.as_raw_fd()),
-                c.as_os_str(),
-                OFlag::O_CREAT | OFlag::O_WRONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
-                Mode::from_bits_truncate(0o644),
-            )
-            .map(|fd| drop(own(fd)))
-        } else {
-            mkdirat(
-                Some(parent.as_raw_fd()),
-                c.as_os_str(),
-                Mode::from_bits_truncate(0o755),
-            )
-        };
-        match made {
-            Ok(()) | Err(nix::errno::Errno::EEXIST) => {}
+    let real = mkdir_all_in_root(root, path, file)?;
+    open_in_root(root, &real, libc::O_PATH)
+}
+
+/// Creates the missing parts of `path` inside `root`, following symlinks
+/// the way the container will see them (an absolute link restarts at
+/// `root`, `..` stops at `root`), and returns the resolved path. Like
+/// runc's securejoin.MkdirAllInRoot: a symlink in the image can redirect
+/// creation only to somewhere else inside the rootfs.
+fn mkdir_all_in_root(root: BorrowedFd<'_>, path: &Path, file: bool) -> std::io::Result<PathBuf> {
+    let mut todo: Vec<std::ffi::OsString> = path.components().rev().filter_map(name).collect();
+    let mut done: Vec<std::ffi::OsString> = Vec::new();
+    let mut hops = 0;
+    while let Some(c) = todo.pop() {
+        if c == ".." {
+            done.pop();
+            continue;
+        }
+        let here: PathBuf = std::iter::once(std::ffi::OsString::from("/"))
+            .chain(done.iter().cloned())
+            .collect();
+        let dir = open_in_root(root, &here, libc::O_PATH | libc::O_DIRECTORY)?;
+        match nix::fcntl::readlinkat(Some(dir.as_raw_fd()), c.as_os_str()) {
+            Ok(target) => {
+                hops += 1;
+                if hops > 40 {
+                    return Err(std::io::Error::from_raw_os_error(libc::ELOOP));
+                }
+                let target = PathBuf::from(target);
+                if target.is_absolute() {
+                    done.clear();
+                }
+                todo.extend(target.components().rev().filter_map(name));
+                continue;
+            }
+            Err(nix::errno::Errno::ENOENT) => {
+                let made = if todo.is_empty() && file {
+                    openat(
+                        Some(dir.as_raw_fd()),
+                        c.as_os_str(),
+                        OFlag::O_CREAT | OFlag::O_WRONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+                        Mode::from_bits_truncate(0o644),
+                    )
+                    .map(|fd| drop(own(fd)))
+                } else {
+                    mkdirat(
+                        Some(dir.as_raw_fd()),
+                        c.as_os_str(),
+                        Mode::from_bits_truncate(0o755),
+                    )
+                };
+                match made {
+                    Ok(()) | Err(nix::errno::Errno::EEXIST) => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            // EINVAL: exists and is not a symlink.
+            Err(nix::errno::Errno::EINVAL) => {}
             Err(e) => return Err(e.into()),
         }
+        done.push(c);
     }
-    open_in_root(root, path, libc::O_PATH)
+    Ok(std::iter::once(std::ffi::OsString::from("/"))
+        .chain(done)
+        .collect())
+}
+
+fn name(c: Component<'_>) -> Option<std::ffi::OsString> {
+    match c {
+        Component::Normal(n) => Some(n.to_os_string()),
+        Component::ParentDir => Some("..".into()),
+        _ => None,
+    }
 }
 
 pub fn mount_all(root: &Root, plan: &RootfsPlan) -> Result<(), InitError> {
