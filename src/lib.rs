@@ -10,6 +10,7 @@ pub mod hooks;
 pub mod lifecycle;
 pub mod logging;
 pub mod process;
+pub mod seccomp;
 pub mod signal;
 pub mod spec;
 pub mod state;

@@ -19,6 +19,8 @@ pub enum PlanError {
     NoRootfs(PathBuf),
     #[error("config.json: {0}")]
     Bad(String),
+    #[error("config.json: linux.{0}")]
+    Seccomp(#[from] crate::seccomp::SeccompError),
 }
 
 /// Options from the command line that shape the plan.
@@ -110,6 +112,8 @@ pub struct ProcessPlan {
     pub terminal: bool,
     pub console_size: Option<(u16, u16)>,
     pub preserve_fds: u32,
+    /// The compiled `linux.seccomp` filter.
+    pub seccomp: Option<crate::seccomp::Program>,
 }
 
 #[derive(Debug, Clone)]
@@ -398,6 +402,12 @@ fn plan_process(spec: &Spec, opts: &PlanOptions) -> Result<ProcessPlan, PlanErro
         terminal: p.terminal().unwrap_or(false),
         console_size,
         preserve_fds: opts.preserve_fds,
+        seccomp: spec
+            .linux()
+            .as_ref()
+            .and_then(|l| l.seccomp().as_ref())
+            .map(crate::seccomp::compile)
+            .transpose()?,
     })
 }
 

@@ -6,4 +6,5 @@
 pub mod clone;
 pub mod fs;
 pub mod misc;
+pub mod seccomp;
 pub mod term;

@@ -129,3 +129,12 @@ fn apply_caps(c: &CapPlan, supported: &CapsHashSet) -> Result<(), InitError> {
     }
     Ok(())
 }
+
+/// Loads the compiled seccomp filter, if any.
+pub fn load_seccomp(p: &ProcessPlan) -> Result<(), InitError> {
+    match &p.seccomp {
+        Some(prog) => crate::sys::seccomp::load_filter(&prog.bpf, prog.flags)
+            .map_err(|e| err("load seccomp filter", e)),
+        None => Ok(()),
+    }
+}

@@ -121,6 +121,12 @@ pub fn wait_and_exec(plan: &InitPlan, fifo: OwnedFd, prog: Program) -> ! {
     if let Err(e) = crate::sys::fs::cloexec_from(3 + plan.process.preserve_fds) {
         fail("close fds", e, 1);
     }
+    if plan.process.no_new_privs {
+        // As late as possible: the filter then only has to allow execve.
+        if let Err(e) = super::creds::load_seccomp(&plan.process) {
+            fail("seccomp", e, 1);
+        }
+    }
     let args: Vec<&CStr> = plan.process.args.iter().map(|a| a.as_c_str()).collect();
     let env: Vec<&CStr> = prog.env.iter().map(|a| a.as_c_str()).collect();
     let e = nix::unistd::execve(&prog.path, &args, &env).unwrap_err();

@@ -87,6 +87,11 @@ fn prepare(
     creds::ensure_cwd(&plan.process)?;
     pivot::finish_root(&plan.rootfs)?;
     creds::set_rlimits(&plan.process.rlimits)?;
+    if !plan.process.no_new_privs {
+        // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN, which
+        // switch_user may drop: load it now (runc's order).
+        creds::load_seccomp(&plan.process)?;
+    }
     creds::switch_user(&plan.process)?;
     let prog = exec::resolve(&plan.process, host_pid)?;
     sync.send_to_parent(&ChildMsg::Ready)?;
