@@ -3,6 +3,7 @@
 
 mod create;
 mod delete;
+mod features;
 mod kill;
 mod list;
 mod pause;
@@ -78,6 +79,8 @@ pub enum Command {
     Update(update::UpdateArgs),
     /// Stream statistics and OOM events of a container
     Events(update::EventsArgs),
+    /// Print the OCI features this runtime supports
+    Features,
 }
 
 /// Runs the parsed command; returns the process exit code.
@@ -97,6 +100,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Ps(a) => pause::run_ps(g, a),
         Command::Update(a) => update::run_update(g, a),
         Command::Events(a) => update::run_events(g, a),
+        Command::Features => features::run(),
     }
 }
 
