@@ -8,6 +8,7 @@
 //! point it at a tempdir.
 
 pub mod detect;
+pub mod devices_bpf;
 pub mod resources;
 pub mod stats;
 
@@ -281,4 +282,32 @@ pub fn read_value(path: &Path) -> Option<String> {
     std::fs::read_to_string(path)
         .ok()
         .map(|s| s.trim().to_string())
+}
+
+impl Cgroup {
+    /// On a host without a v1 devices controller, enforce the device
+    /// rules with an eBPF program on the v2 cgroup.
+    pub fn apply_device_filter(
+        &self,
+        rules: &[oci_spec::runtime::LinuxDeviceCgroup],
+    ) -> Result<(), CgroupError> {
+        if self.dir_for("devices").is_some() {
+            return Ok(()); // v1: written as devices.allow/deny by `apply`.
+        }
+        let (Some(dir), Some(prog)) = (self.v2_dir(), devices_bpf::program(rules)) else {
+            return Ok(());
+        };
+        let bytes: Vec<u8> = prog.iter().flat_map(|i| i.bytes()).collect();
+        let bpf_err = |what: &str, err: std::io::Error| CgroupError::Write {
+            path: dir.path.clone(),
+            value: format!("device filter ({what})"),
+            err,
+        };
+        let fd = crate::sys::bpf::load_device_program(&bytes)
+            .map_err(|e| bpf_err("load BPF program", e))?;
+        let cg = std::fs::File::open(&dir.path).map_err(|e| bpf_err("open cgroup", e))?;
+        use std::os::fd::AsFd;
+        crate::sys::bpf::attach_device_program(cg.as_fd(), fd.as_fd())
+            .map_err(|e| bpf_err("attach BPF program", e))
+    }
 }

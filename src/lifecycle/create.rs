@@ -100,6 +100,7 @@ fn create_in(
     cgroup.create()?;
     if let Some(r) = spec.linux().as_ref().and_then(|l| l.resources().as_ref()) {
         cgroup.apply(&crate::cgroups::resources::writes(r))?;
+        cgroup.apply_device_filter(r.devices().as_deref().unwrap_or_default())?;
     }
     let fifo = dir.fifo_path();
     nix::unistd::mkfifo(&fifo, Mode::from_bits_truncate(0o622))

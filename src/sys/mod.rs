@@ -3,6 +3,7 @@
 //! This module is the only home of `unsafe` in berth. Each wrapper does one
 //! syscall, documents why it is sound, and returns `std::io::Result`.
 
+pub mod bpf;
 pub mod clone;
 pub mod fs;
 pub mod misc;
