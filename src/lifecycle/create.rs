@@ -97,6 +97,7 @@ fn create_in(
     console: Option<OwnedFd>,
     cgroup: &mut Cgroup,
 ) -> Result<Container> {
+    dir.save_cgroup(cgroup)?;
     cgroup.create()?;
     if let Some(r) = spec.linux().as_ref().and_then(|l| l.resources().as_ref()) {
         cgroup.apply(&crate::cgroups::resources::writes(r))?;

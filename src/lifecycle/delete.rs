@@ -13,7 +13,16 @@ pub fn delete(store: &Store, id: &str, force: bool) -> Result<()> {
     };
     let Some(c) = dir.load()? else {
         // No record: a create that died half-way (it held the lock we now
-        // have). Nothing runs; just remove the directory.
+        // have). Kill what it may have left in its cgroup, remove both.
+        if let Some(cg) = dir.load_cgroup() {
+            for pid in cg.pids() {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(pid),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+            }
+            cg.destroy()?;
+        }
         dir.remove()?;
         return Ok(());
     };

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 
 pub const STATE_FILE: &str = "state.json";
 pub const EXEC_FIFO: &str = "exec.fifo";
+pub const CGROUP_FILE: &str = "cgroup.json";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -214,6 +215,25 @@ impl ContainerDir {
         let mut f = File::create(&tmp).map_err(|e| io("write", e))?;
         f.write_all(&data).map_err(|e| io("write", e))?;
         std::fs::rename(&tmp, self.path.join(STATE_FILE)).map_err(|e| io("rename", e))
+    }
+
+    /// Records the cgroup before it is created, so a `delete` after a
+    /// crashed `create` (no state.json yet) can still remove it.
+    pub fn save_cgroup(&self, cg: &crate::cgroups::Cgroup) -> Result<(), StoreError> {
+        let path = self.path.join(CGROUP_FILE);
+        std::fs::write(&path, serde_json::to_vec(cg).expect("cgroup serialises")).map_err(|err| {
+            StoreError::Io {
+                id: self.id.clone(),
+                what: "write",
+                path,
+                err,
+            }
+        })
+    }
+
+    pub fn load_cgroup(&self) -> Option<crate::cgroups::Cgroup> {
+        let data = std::fs::read(self.path.join(CGROUP_FILE)).ok()?;
+        serde_json::from_slice(&data).ok()
     }
 
     pub fn fifo_path(&self) -> PathBuf {
