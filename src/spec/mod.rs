@@ -4,6 +4,7 @@
 //! translation from the OCI spec is unit-tested without root.
 
 pub mod caps;
+pub mod exec_plan;
 pub mod load;
 pub mod mounts;
 pub mod plan;

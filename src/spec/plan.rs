@@ -358,7 +358,7 @@ fn cstrings(v: &[String], what: &str) -> Result<Vec<CString>, PlanError> {
         .collect()
 }
 
-fn plan_process(spec: &Spec, opts: &PlanOptions) -> Result<ProcessPlan, PlanError> {
+pub(crate) fn plan_process(spec: &Spec, opts: &PlanOptions) -> Result<ProcessPlan, PlanError> {
     let p = spec.process().as_ref().expect("validated");
     let user = p.user();
     let rlimits = p

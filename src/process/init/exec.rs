@@ -118,16 +118,22 @@ pub fn wait_and_exec(plan: &InitPlan, fifo: OwnedFd, prog: Program) -> ! {
     ) {
         fail("startContainer", e, 1);
     }
-    if let Err(e) = crate::sys::fs::cloexec_from(3 + plan.process.preserve_fds) {
+    exec_now(&plan.process, &prog)
+}
+
+/// Closes every fd the program should not get, loads the seccomp filter
+/// (with no_new_privs: as late as possible, so it only has to allow
+/// execve), and execs. Shared by the init and by `exec`.
+pub fn exec_now(p: &ProcessPlan, prog: &Program) -> ! {
+    if let Err(e) = crate::sys::fs::cloexec_from(3 + p.preserve_fds) {
         fail("close fds", e, 1);
     }
-    if plan.process.no_new_privs {
-        // As late as possible: the filter then only has to allow execve.
-        if let Err(e) = super::creds::load_seccomp(&plan.process) {
+    if p.no_new_privs {
+        if let Err(e) = super::creds::load_seccomp(p) {
             fail("seccomp", e, 1);
         }
     }
-    let args: Vec<&CStr> = plan.process.args.iter().map(|a| a.as_c_str()).collect();
+    let args: Vec<&CStr> = p.args.iter().map(|a| a.as_c_str()).collect();
     let env: Vec<&CStr> = prog.env.iter().map(|a| a.as_c_str()).collect();
     let e = nix::unistd::execve(&prog.path, &args, &env).unwrap_err();
     let code = if e == nix::errno::Errno::ENOENT {

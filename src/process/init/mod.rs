@@ -5,13 +5,13 @@
 //! over the sync socket and the child exits. Nothing here may start threads.
 
 mod cgroupfs;
-mod creds;
+pub(crate) mod creds;
 mod devices;
-mod exec;
+pub(crate) mod exec;
 mod mounts;
 mod namespaces;
 mod pivot;
-mod tty;
+pub(crate) mod tty;
 
 use super::channel::Channel;
 use super::protocol::{ChildMsg, InitError};
