@@ -41,6 +41,7 @@ pub fn create_with_console(
     o: &CreateOpts,
     console: Option<OwnedFd>,
 ) -> Result<Created> {
+    crate::state::store::validate_id(&o.id)?;
     let bundle = absolute(&o.bundle)?;
     let spec = crate::spec::load::load(&bundle)?;
     let opts = PlanOptions {
