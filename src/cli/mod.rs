@@ -3,6 +3,7 @@
 
 mod create;
 mod delete;
+mod exec;
 mod features;
 mod kill;
 mod list;
@@ -81,6 +82,8 @@ pub enum Command {
     Events(update::EventsArgs),
     /// Print the OCI features this runtime supports
     Features,
+    /// Run a new process inside a container
+    Exec(exec::Args),
 }
 
 /// Runs the parsed command; returns the process exit code.
@@ -101,6 +104,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Update(a) => update::run_update(g, a),
         Command::Events(a) => update::run_events(g, a),
         Command::Features => features::run(),
+        Command::Exec(a) => exec::run(g, a),
     }
 }
 

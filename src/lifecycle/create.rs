@@ -99,6 +99,9 @@ fn create_in(
     cgroup: &mut Cgroup,
 ) -> Result<Container> {
     dir.save_cgroup(cgroup)?;
+    let saved = dir.path.join(crate::state::store::CONFIG_FILE);
+    std::fs::copy(plan.bundle.join("config.json"), &saved)
+        .map_err(|e| Error::io(format!("copy config.json to {}", saved.display()), e))?;
     cgroup.create()?;
     if let Some(r) = spec.linux().as_ref().and_then(|l| l.resources().as_ref()) {
         cgroup.apply(&crate::cgroups::resources::writes(r))?;

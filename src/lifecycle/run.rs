@@ -63,7 +63,7 @@ fn wants_terminal(o: &CreateOpts) -> bool {
         .unwrap_or(false)
 }
 
-fn forwarded_signals() -> SigSet {
+pub(super) fn forwarded_signals() -> SigSet {
     let mut set = SigSet::all();
     for s in [
         Signal::SIGKILL,
@@ -79,7 +79,7 @@ fn forwarded_signals() -> SigSet {
 }
 
 /// Waits for the init to exit while forwarding every other signal to it.
-fn wait_forwarding(pid: i32, signals: &SigSet, master: Option<OwnedFd>) -> Result<i32> {
+pub(super) fn wait_forwarding(pid: i32, signals: &SigSet, master: Option<OwnedFd>) -> Result<i32> {
     let sfd = SignalFd::new(signals).map_err(|e| Error::io("signalfd", e))?;
     let mut relay = master.map(super::tty_relay::Relay::new).transpose()?;
     loop {

@@ -2,6 +2,7 @@
 //! child side (`init`), and the typed protocol between them.
 
 pub mod channel;
+pub mod enter;
 pub mod init;
 pub mod protocol;
 pub mod spawn;

@@ -23,7 +23,12 @@ pub fn load(bundle: &Path) -> Result<Spec, LoadError> {
     if !bundle.is_dir() {
         return Err(LoadError::NoBundle(bundle.to_path_buf()));
     }
-    let path = bundle.join("config.json");
+    load_file(&bundle.join("config.json"))
+}
+
+/// Loads a config.json from `path`.
+pub fn load_file(path: &Path) -> Result<Spec, LoadError> {
+    let path = path.to_path_buf();
     let data = match std::fs::read(&path) {
         Ok(d) => d,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {

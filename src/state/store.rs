@@ -11,6 +11,8 @@ use std::path::{Path, PathBuf};
 pub const STATE_FILE: &str = "state.json";
 pub const EXEC_FIFO: &str = "exec.fifo";
 pub const CGROUP_FILE: &str = "cgroup.json";
+/// A copy of the bundle's config.json, for `exec`.
+pub const CONFIG_FILE: &str = "config.json";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

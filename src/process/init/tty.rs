@@ -22,6 +22,22 @@ pub fn setup(p: &ProcessPlan, socket: Option<OwnedFd>) -> Result<(), InitError> 
             "process.terminal is set but no console socket was given",
         )
     })?;
+    let (master, slave, name) = open_pty(p)?;
+    bind_console(&name)?;
+    send_and_attach(socket, master, slave, &name)
+}
+
+/// `exec --tty`: a pty from the container's devpts, without touching
+/// /dev/console (that belongs to the init).
+pub fn setup_exec(p: &ProcessPlan, socket: Option<OwnedFd>) -> Result<(), InitError> {
+    let socket =
+        socket.ok_or_else(|| err("terminal", "--tty is set but no console socket was given"))?;
+    let (master, slave, name) = open_pty(p)?;
+    send_and_attach(socket, master, slave, &name)
+}
+
+/// A new pty from the container's /dev/ptmx: (master, slave, slave name).
+fn open_pty(p: &ProcessPlan) -> Result<(nix::pty::PtyMaster, OwnedFd, String), InitError> {
     let master = posix_openpt(OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC)
         .map_err(|e| err("open /dev/ptmx in the container", e))?;
     grantpt(&master).map_err(|e| err("grantpt", e))?;
@@ -38,7 +54,15 @@ pub fn setup(p: &ProcessPlan, socket: Option<OwnedFd>) -> Result<(), InitError> 
         crate::sys::term::set_winsize(slave.as_fd(), rows, cols)
             .map_err(|e| err("set console size", e))?;
     }
-    bind_console(&name)?;
+    Ok((master, slave, name))
+}
+
+fn send_and_attach(
+    socket: OwnedFd,
+    master: nix::pty::PtyMaster,
+    slave: OwnedFd,
+    name: &str,
+) -> Result<(), InitError> {
     let fds = [master.as_raw_fd()];
     sendmsg::<()>(
         socket.as_raw_fd(),
