@@ -11,6 +11,7 @@ pub mod lifecycle;
 pub mod logging;
 pub mod process;
 pub mod seccomp;
+pub mod selfclone;
 pub mod signal;
 pub mod spec;
 pub mod state;
