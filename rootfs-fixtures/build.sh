@@ -42,7 +42,7 @@ is_static() {
 # 1. busybox ---------------------------------------------------------------
 [[ -x $busybox ]] || die "$busybox not found: install Debian's busybox-static (apt-get install busybox-static)"
 is_static "$busybox" || die "$busybox is not statically linked: install Debian's busybox-static instead of busybox"
-busybox_version="$("$busybox" | head -n1)"
+busybox_version="$("$busybox" | sed -n 1p)"
 
 # 2. probe -----------------------------------------------------------------
 command -v cargo >/dev/null 2>&1 || die "cargo not found"

@@ -93,6 +93,13 @@ impl Cgroup {
             .map(|h| {
                 let base = if rel.is_absolute() {
                     h.mount.clone()
+                } else if h.v2 {
+                    // v2's no-internal-processes rule: our own cgroup may hold
+                    // processes (a login scope), and then no controller can be
+                    // enabled below it. Use its parent, as runc does.
+                    let own = Path::new(&h.own);
+                    let parent = own.parent().unwrap_or(own);
+                    h.mount.join(parent.strip_prefix("/").unwrap_or(parent))
                 } else {
                     h.mount.join(h.own.trim_start_matches('/'))
                 };
@@ -157,7 +164,17 @@ impl Cgroup {
             };
             let target = if dir.v2 { &w.v2 } else { &w.v1 };
             match target {
-                Some((file, value)) => write_file(&dir.path.join(file), value)?,
+                Some((file, value)) => {
+                    let path = dir.path.join(file);
+                    if !path.exists() {
+                        return Err(CgroupError::Invalid(format!(
+                            "{}: {} does not exist (not supported by this host's kernel or controller)",
+                            w.what,
+                            path.display()
+                        )));
+                    }
+                    write_file(&path, value)?
+                }
                 None if w.optional => {}
                 None => {
                     let version = if dir.v2 { "cgroup v2" } else { "cgroup v1" };

@@ -85,7 +85,10 @@ pub fn writes(r: &LinuxResources) -> Vec<Write> {
         ));
     }
     network(r, &mut out);
-    devices(r.devices().as_deref().unwrap_or_default(), &mut out);
+    devices(
+        &effective_device_rules(r.devices().as_deref().unwrap_or_default()),
+        &mut out,
+    );
     for (k, v) in r.unified().iter().flatten() {
         let ctl = k.split('.').next().unwrap_or("").to_string();
         let mut wr = w(&ctl, &format!("unified {k}"), None, Some((k, v.clone())));
@@ -160,12 +163,15 @@ fn cpu(r: &LinuxResources, out: &mut Vec<Write>) {
     if c.quota().is_some() || c.period().is_some() {
         let period = c.period().unwrap_or(100_000);
         if let Some(p) = c.period() {
-            out.push(w(
+            // v2 takes the period with the quota, in cpu.max (below).
+            let mut wr = w(
                 "cpu",
                 "cpu.period",
                 Some(("cpu.cfs_period_us", p.to_string())),
                 None,
-            ));
+            );
+            wr.optional = true;
+            out.push(wr);
         }
         let quota = c.quota().unwrap_or(-1);
         let mut q = w(
@@ -306,6 +312,39 @@ fn devices(rules: &[LinuxDeviceCgroup], out: &mut Vec<Write>) {
         wr.optional = true;
         out.push(wr);
     }
+}
+
+/// The config's device rules followed by the ones every container needs,
+/// as runc appends them (specconv.AllowedDevices): mknod of any device, and
+/// rwm on the default devices, ptmx, the ptys and tun. Without them, a
+/// deny-all rule would lock the container out of its own /dev/null.
+pub fn effective_device_rules(rules: &[LinuxDeviceCgroup]) -> Vec<LinuxDeviceCgroup> {
+    if rules.is_empty() {
+        return vec![];
+    }
+    let rule = |t: &str, major: Option<i64>, minor: Option<i64>, access: &str| {
+        serde_json::from_value::<LinuxDeviceCgroup>(serde_json::json!({
+            "allow": true, "type": t, "major": major, "minor": minor, "access": access
+        }))
+        .expect("valid device rule")
+    };
+    let mut out = rules.to_vec();
+    out.push(rule("c", None, None, "m"));
+    out.push(rule("b", None, None, "m"));
+    for (major, minor) in [
+        (1, Some(3)),
+        (1, Some(8)),
+        (1, Some(7)),
+        (5, Some(0)),
+        (1, Some(5)),
+        (1, Some(9)),
+        (5, Some(2)),
+        (136, None),
+        (10, Some(200)),
+    ] {
+        out.push(rule("c", Some(major), minor, "rwm"));
+    }
+    out
 }
 
 /// `c 1:3 rwm`, with `*` for a missing major/minor, `a` for all types.

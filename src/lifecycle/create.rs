@@ -103,10 +103,6 @@ fn create_in(
     std::fs::copy(plan.bundle.join("config.json"), &saved)
         .map_err(|e| Error::io(format!("copy config.json to {}", saved.display()), e))?;
     cgroup.create()?;
-    if let Some(r) = spec.linux().as_ref().and_then(|l| l.resources().as_ref()) {
-        cgroup.apply(&crate::cgroups::resources::writes(r))?;
-        cgroup.apply_device_filter(r.devices().as_deref().unwrap_or_default())?;
-    }
     let fifo = dir.fifo_path();
     nix::unistd::mkfifo(&fifo, Mode::from_bits_truncate(0o622))
         .map_err(|e| Error::io("create exec fifo", e))?;
@@ -149,9 +145,26 @@ fn create_in(
     };
     let placed = cgroup.clone();
     let mut place = |pid: i32| placed.add(pid).map_err(|e| e.to_string());
+    // Limits and device rules go on once the init is set up (as runc does
+    // at procReady): the init's mknod of configured devices must not meet
+    // the device filter, and set-up does not count against small limits.
+    let resources = spec.linux().as_ref().and_then(|l| l.resources().clone());
+    let mut ready = |_pid: i32| match &resources {
+        Some(r) => placed
+            .apply(&crate::cgroups::resources::writes(r))
+            .and_then(|_| {
+                let rules = crate::cgroups::resources::effective_device_rules(
+                    r.devices().as_deref().unwrap_or_default(),
+                );
+                placed.apply_device_filter(&rules)
+            })
+            .map_err(|e| e.to_string()),
+        None => Ok(()),
+    };
     let steps = ParentSteps {
         place: &mut place,
         hooks: &mut run_create_runtime,
+        ready: &mut ready,
     };
     let pid = spawn(plan, fds, steps)?;
     let container = Container {

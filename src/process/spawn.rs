@@ -36,6 +36,8 @@ pub struct ParentSteps<'a> {
     pub place: &'a mut dyn FnMut(i32) -> Result<(), String>,
     /// When the child asks: run the prestart and createRuntime hooks.
     pub hooks: &'a mut dyn FnMut(i32) -> Result<(), String>,
+    /// When the child is ready: apply the cgroup limits.
+    pub ready: &'a mut dyn FnMut(i32) -> Result<(), String>,
 }
 
 /// Forks the container's init and waits until it is ready to exec. On any
@@ -115,7 +117,7 @@ fn drive(
     chan.send_to_child(&ParentMsg::Proceed { pid })?;
     loop {
         match chan.recv_from_child("Ready")? {
-            ChildMsg::Ready => return Ok(()),
+            ChildMsg::Ready => return (steps.ready)(pid).map_err(SpawnError::Parent),
             ChildMsg::Failed(e) => return Err(SpawnError::Init(e)),
             ChildMsg::RunCreateRuntimeHooks => {
                 (steps.hooks)(pid).map_err(SpawnError::Hook)?;

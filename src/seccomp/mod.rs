@@ -103,7 +103,9 @@ pub fn compile(s: &LinuxSeccomp) -> Result<Program, SeccompError> {
         }
     }
     for sc in s.syscalls().iter().flatten() {
-        let act = action(&sc.action(), sc.errno_ret().or(s.default_errno_ret()))?;
+        // defaultErrnoRet is for the default action only; a rule's own
+        // errno defaults to EPERM (runtime-spec config-linux.md, as runc).
+        let act = action(&sc.action(), sc.errno_ret())?;
         if act == default {
             continue;
         }
