@@ -103,6 +103,7 @@ mod tests {
             .unwrap();
             let p = crate::spec::mounts::plan_mount(&m).unwrap();
             assert!(p.data.is_empty(), "{o} should be a flag, not data");
+            assert_eq!(p.copy_up, o == "tmpcopyup");
         }
     }
 }

@@ -27,6 +27,8 @@ pub struct MountPlan {
     pub propagation: Vec<MsFlags>,
     /// Filesystem-specific options (`mode=755,size=65536k`).
     pub data: String,
+    /// `tmpcopyup`: fill the new tmpfs with what the image has there.
+    pub copy_up: bool,
 }
 
 impl MountPlan {
@@ -93,7 +95,7 @@ const PROPAGATION: &[(&str, MsFlags)] = &[
 
 /// Options that need kernel features berth does not implement; refusing
 /// them is better than silently mounting something weaker.
-const UNSUPPORTED: &[&str] = &["idmap", "ridmap", "rro", "tmpcopyup"];
+const UNSUPPORTED: &[&str] = &["idmap", "ridmap", "rro"];
 
 /// Parses a propagation name (`rootfsPropagation`, mount options).
 pub fn propagation(name: &str) -> Option<MsFlags> {
@@ -112,6 +114,7 @@ pub fn plan_mount(m: &Mount) -> Result<MountPlan, MountSpecError> {
     let mut flags = MsFlags::empty();
     let mut prop = Vec::new();
     let mut data = Vec::new();
+    let mut copy_up = false;
     for opt in m.options().iter().flatten() {
         if let Some((_, clear, f)) = FLAGS.iter().find(|(n, _, _)| n == opt) {
             if *clear {
@@ -121,6 +124,8 @@ pub fn plan_mount(m: &Mount) -> Result<MountPlan, MountSpecError> {
             }
         } else if let Some(p) = propagation(opt) {
             prop.push(p);
+        } else if opt == "tmpcopyup" {
+            copy_up = true;
         } else if UNSUPPORTED.contains(&opt.as_str()) {
             return Err(MountSpecError::Unsupported {
                 dest,
@@ -131,6 +136,12 @@ pub fn plan_mount(m: &Mount) -> Result<MountPlan, MountSpecError> {
         }
     }
     let fstype = m.typ().clone().unwrap_or_default();
+    if copy_up && fstype != "tmpfs" {
+        return Err(MountSpecError::Unsupported {
+            dest,
+            opt: "tmpcopyup (only for tmpfs)".into(),
+        });
+    }
     let kind = if flags.contains(MsFlags::MS_BIND) || fstype == "bind" {
         flags.insert(MsFlags::MS_BIND);
         let source = m.source().clone().ok_or(MountSpecError::NoSource(dest))?;
@@ -152,6 +163,7 @@ pub fn plan_mount(m: &Mount) -> Result<MountPlan, MountSpecError> {
         flags,
         propagation: prop,
         data: data.join(","),
+        copy_up,
     })
 }
 

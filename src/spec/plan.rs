@@ -75,6 +75,8 @@ pub struct RootfsPlan {
     pub no_pivot: bool,
     /// Bind the devices from the host instead of mknod (user namespaces).
     pub bind_devices: bool,
+    /// The container gets a cgroup namespace (else cgroup mounts are binds).
+    pub cgroupns: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -283,6 +285,7 @@ fn plan_rootfs(spec: &Spec, opts: &PlanOptions, userns: bool) -> Result<RootfsPl
         mounts,
         no_pivot: opts.no_pivot,
         bind_devices: userns,
+        cgroupns: namespace(spec, LinuxNamespaceType::Cgroup).is_some(),
     })
 }
 

@@ -54,10 +54,21 @@ fn is_cgroup2_root() -> bool {
         .unwrap_or(false)
 }
 
-pub fn mount_cgroup(root: &Root, m: &MountPlan, target: &str) -> Result<(), InitError> {
+/// Mounts the cgroup filesystem(s) for a mount of type "cgroup". With a
+/// cgroup namespace, fresh mounts show the namespace's view. Without one,
+/// a fresh mount would show the host's whole hierarchy, so the container's
+/// own cgroup directories are bind-mounted instead (as runc does).
+pub fn mount_cgroup(
+    root: &Root,
+    m: &MountPlan,
+    target: &str,
+    cgroupns: bool,
+) -> Result<(), InitError> {
+    if !cgroupns {
+        return bind_own_cgroups(root, m, target);
+    }
     let dest = m.dest.display();
-    let flags =
-        m.flags & !MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+    let flags = base_flags(m);
     if is_cgroup2_root() {
         return mount(
             Some("cgroup2"),
@@ -91,19 +102,82 @@ pub fn mount_cgroup(root: &Root, m: &MountPlan, target: &str) -> Result<(), Init
         )
         .map_err(|e| InitError::new(format!("mount cgroup {} on {}", h.name, sub.display()), e))?;
     }
-    if m.flags.contains(MsFlags::MS_RDONLY) {
-        let top = crate::sys::fs::open_in_root(root.fd.as_fd(), Path::new(&m.dest), libc::O_PATH)
-            .map_err(|e| InitError::new(format!("reopen {dest}"), e))?;
-        let p = super::mounts::fd_path(&top);
+    finish_tmpfs(root, m)
+}
+
+fn base_flags(m: &MountPlan) -> MsFlags {
+    m.flags & !MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC
+}
+
+/// No cgroup namespace: bind the container's own cgroup directory of each
+/// v1 hierarchy (or the v2 one on a unified host) under the destination.
+fn bind_own_cgroups(root: &Root, m: &MountPlan, target: &str) -> Result<(), InitError> {
+    let dest = m.dest.display();
+    let layout =
+        crate::cgroups::host_layout().map_err(|e| InitError::new("read cgroup layout", e))?;
+    // Bind onto `at` (a path in the container), then remount the new mount
+    // (reopened: the old fd points below it) with the flags.
+    let bind = |src: &Path, at: &Path, tgt: &str| -> Result<(), InitError> {
+        let what = || format!("bind cgroup {} on {}", src.display(), at.display());
         mount(
+            Some(src),
+            tgt,
             None::<&str>,
-            p.as_str(),
+            MsFlags::MS_BIND | MsFlags::MS_REC,
             None::<&str>,
-            MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | flags,
-            Some("mode=755"),
         )
-        .or_else(|_| remount_bind(&p, MsFlags::MS_RDONLY))
-        .map_err(|e| InitError::new(format!("remount {dest} read-only"), e))?;
+        .map_err(|e| InitError::new(what(), e))?;
+        let top = crate::sys::fs::open_in_root(root.fd.as_fd(), at, libc::O_PATH)
+            .map_err(|e| InitError::new(what(), e))?;
+        remount_bind(
+            &super::mounts::fd_path(&top),
+            base_flags(m) | (m.flags & MsFlags::MS_RDONLY),
+        )
+        .map_err(|e| InitError::new(format!("remount {}", at.display()), e))
+    };
+    let own = |h: &crate::cgroups::detect::Hierarchy| h.mount.join(h.own.trim_start_matches('/'));
+    if layout.is_unified() {
+        let h = &layout.hierarchies[0];
+        return bind(&own(h), &m.dest, target);
     }
-    Ok(())
+    mount(
+        Some("tmpfs"),
+        target,
+        Some("tmpfs"),
+        base_flags(m),
+        Some("mode=755"),
+    )
+    .map_err(|e| InitError::new(format!("mount tmpfs for cgroups on {dest}"), e))?;
+    for h in layout.hierarchies.iter().filter(|h| !h.v2) {
+        let name = h
+            .mount
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let sub = m.dest.join(&name);
+        let fd = ensure(root.fd.as_fd(), &sub, false)
+            .map_err(|e| InitError::new(format!("create {}", sub.display()), e))?;
+        bind(&own(h), &sub, &super::mounts::fd_path(&fd))?;
+    }
+    finish_tmpfs(root, m)
+}
+
+/// The tmpfs holding the hierarchies becomes read-only last.
+fn finish_tmpfs(root: &Root, m: &MountPlan) -> Result<(), InitError> {
+    if !m.flags.contains(MsFlags::MS_RDONLY) {
+        return Ok(());
+    }
+    let dest = m.dest.display();
+    let top = crate::sys::fs::open_in_root(root.fd.as_fd(), Path::new(&m.dest), libc::O_PATH)
+        .map_err(|e| InitError::new(format!("reopen {dest}"), e))?;
+    let p = super::mounts::fd_path(&top);
+    mount(
+        None::<&str>,
+        p.as_str(),
+        None::<&str>,
+        MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | base_flags(m),
+        Some("mode=755"),
+    )
+    .or_else(|_| remount_bind(&p, MsFlags::MS_RDONLY))
+    .map_err(|e| InitError::new(format!("remount {dest} read-only"), e))
 }

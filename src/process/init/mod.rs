@@ -5,6 +5,7 @@
 //! over the sync socket and the child exits. Nothing here may start threads.
 
 mod cgroupfs;
+mod copyup;
 pub(crate) mod creds;
 mod devices;
 pub(crate) mod exec;

@@ -171,12 +171,12 @@ fn name(c: Component<'_>) -> Option<std::ffi::OsString> {
 
 pub fn mount_all(root: &Root, plan: &RootfsPlan) -> Result<(), InitError> {
     for m in &plan.mounts {
-        mount_one(root, m)?;
+        mount_one(root, m, plan.cgroupns)?;
     }
     Ok(())
 }
 
-fn mount_one(root: &Root, m: &MountPlan) -> Result<(), InitError> {
+fn mount_one(root: &Root, m: &MountPlan, cgroupns: bool) -> Result<(), InitError> {
     let dest = m.dest.display();
     let is_file = match &m.kind {
         MountKind::Bind { source, .. } => {
@@ -199,6 +199,16 @@ fn mount_one(root: &Root, m: &MountPlan) -> Result<(), InitError> {
                 .map_err(|e| err(format!("bind mount {} on {dest}", source.display()), e))?;
         }
         MountKind::Fs { fstype, source } => {
+            // tmpcopyup: keep a handle on what the image has there, to copy
+            // it into the tmpfs that is about to hide it.
+            let below = if m.copy_up {
+                Some(
+                    open_in_root(root.fd.as_fd(), &m.dest, libc::O_RDONLY | libc::O_DIRECTORY)
+                        .map_err(|e| err(format!("tmpcopyup {dest}"), e))?,
+                )
+            } else {
+                None
+            };
             let data = (!m.data.is_empty()).then_some(m.data.as_str());
             mount(
                 Some(source.as_str()),
@@ -208,8 +218,15 @@ fn mount_one(root: &Root, m: &MountPlan) -> Result<(), InitError> {
                 data,
             )
             .map_err(|e| err(format!("mount {fstype} on {dest}"), e))?;
+            if let Some(below) = below {
+                let top =
+                    open_in_root(root.fd.as_fd(), &m.dest, libc::O_RDONLY | libc::O_DIRECTORY)
+                        .map_err(|e| err(format!("tmpcopyup {dest}"), e))?;
+                super::copyup::copy_tree(&below, &top)
+                    .map_err(|e| err(format!("tmpcopyup {dest}"), e))?;
+            }
         }
-        MountKind::Cgroup => super::cgroupfs::mount_cgroup(root, m, &tp)?,
+        MountKind::Cgroup => super::cgroupfs::mount_cgroup(root, m, &tp, cgroupns)?,
     }
     drop(target);
     if m.bind_remount_flags().is_none() && m.propagation.is_empty() {
