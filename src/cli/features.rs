@@ -42,6 +42,7 @@ const MOUNT_OPTIONS: &[&str] = &[
     "strictatime",
     "suid",
     "sync",
+    "tmpcopyup",
     "unbindable",
 ];
 
