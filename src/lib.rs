@@ -11,7 +11,6 @@ pub mod lifecycle;
 pub mod logging;
 pub mod process;
 pub mod seccomp;
-pub mod selfclone;
 pub mod signal;
 pub mod spec;
 pub mod state;

@@ -11,12 +11,6 @@ fn main() {
         eprintln!("berth: open log file: {e}");
         std::process::exit(1);
     }
-    if matches!(cli.command, berth::cli::Command::Exec(_)) {
-        if let Err(e) = berth::selfclone::ensure_cloned() {
-            eprintln!("berth: {e}");
-            std::process::exit(1);
-        }
-    }
     match berth::cli::dispatch(cli) {
         Ok(code) => std::process::exit(code),
         Err(e) => {

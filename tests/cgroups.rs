@@ -549,18 +549,41 @@ fn absolute_cgroups_path_is_created_at_create_and_removed_on_delete() {
     check_lifetime(&rt, &mut b, |_| path.clone());
 }
 
+/// Where runc puts a relative `cgroupsPath` in the hierarchy of `e`: under
+/// the caller's own cgroup (v1, libcontainer/cgroups/fs `subsysPath`), but
+/// on a pure v2 host under its *parent* (fs2 `_defaultDirPath`: "The
+/// current user scope most probably has tasks in it already, making it
+/// impossible to enable controllers for its sub-cgroup").
+fn relative_base(e: &CgEntry) -> String {
+    let own = own_path(e);
+    if e.v2 && unified() {
+        Path::new(&own)
+            .parent()
+            .map_or("/".to_string(), |p| p.to_string_lossy().into_owned())
+    } else {
+        own
+    }
+}
+
 #[test]
 fn relative_cgroups_path_is_created_under_the_callers_cgroup_and_removed() {
     let rel = format!("berth-rel-{}", unique("cg"));
     let mut b = Bundle::new(&[]);
     b.set("/linux/cgroupsPath", json!(rel));
-    // The guard: the relative path under our own cgroup in each hierarchy.
+    // The guard: the relative path in each hierarchy, wherever it may land.
     let me = std::process::id() as i32;
-    let _g = CgGuard(managed(me).iter().map(|e| e.dir.join(&rel)).collect());
+    let _g = CgGuard(
+        managed(me)
+            .iter()
+            .flat_map(|e| {
+                let parent = e.dir.parent().unwrap_or(&e.dir).join(&rel);
+                [e.dir.join(&rel), parent]
+            })
+            .collect(),
+    );
     let rt = Runtime::new();
     check_lifetime(&rt, &mut b, |e| {
-        let own = own_path(e);
-        format!("{}/{rel}", own.trim_end_matches('/'))
+        format!("{}/{rel}", relative_base(e).trim_end_matches('/'))
     });
 }
 

@@ -82,9 +82,11 @@ fn enter(
 ) -> Result<exec::Program, InitError> {
     // CVE-2019-5736: until execve this process runs the berth binary inside
     // the container; not dumpable, so container processes cannot open
-    // /proc/<pid>/exe (or ptrace it) to reach the host binary.
+    // /proc/<pid>/exe (or ptrace it) to reach the host binary. The program
+    // itself is exec'd through the sealed trampoline (process::trampoline).
     nix::sys::prctl::set_dumpable(false)
         .map_err(|e| InitError::new("prctl(PR_SET_DUMPABLE)", e))?;
+    let trampoline = crate::process::trampoline::sealed().ok();
     let host_pid = sync.wait_for_proceed()?;
     // Open every namespace first: once in the container's mount namespace,
     // /proc is the container's and the host pid in these paths is gone.
@@ -107,7 +109,7 @@ fn enter(
         creds::load_seccomp(&plan.process)?;
     }
     creds::switch_user(&plan.process)?;
-    let prog = exec::resolve(&plan.process, host_pid)?;
+    let prog = exec::resolve(&plan.process, host_pid, trampoline)?;
     sync.send_to_parent(&ChildMsg::Ready)?;
     Ok(prog)
 }

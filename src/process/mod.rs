@@ -6,3 +6,4 @@ pub mod enter;
 pub mod init;
 pub mod protocol;
 pub mod spawn;
+pub mod trampoline;

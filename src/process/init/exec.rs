@@ -14,11 +14,17 @@ pub struct Program {
     pub path: CString,
     pub env: Vec<CString>,
     pub host_pid: i32,
+    /// The sealed trampoline the program is exec'd through (CVE-2019-5736).
+    pub trampoline: Option<OwnedFd>,
 }
 
 /// Finds the program like execvp, with the container's PATH, and fails at
 /// create time (not after `start`) when it is missing, as runc does.
-pub fn resolve(p: &ProcessPlan, host_pid: i32) -> Result<Program, InitError> {
+pub fn resolve(
+    p: &ProcessPlan,
+    host_pid: i32,
+    trampoline: Option<OwnedFd>,
+) -> Result<Program, InitError> {
     let arg0 = p.args[0].to_string_lossy().into_owned();
     let path = if arg0.contains('/') {
         let path = PathBuf::from(&arg0);
@@ -47,6 +53,7 @@ pub fn resolve(p: &ProcessPlan, host_pid: i32) -> Result<Program, InitError> {
         path: CString::new(path.as_os_str().as_bytes()).map_err(|e| InitError::new("exec", e))?,
         env,
         host_pid,
+        trampoline,
     })
 }
 
@@ -135,7 +142,16 @@ pub fn exec_now(p: &ProcessPlan, prog: &Program) -> ! {
     }
     let args: Vec<&CStr> = p.args.iter().map(|a| a.as_c_str()).collect();
     let env: Vec<&CStr> = prog.env.iter().map(|a| a.as_c_str()).collect();
-    let e = nix::unistd::execve(&prog.path, &args, &env).unwrap_err();
+    let e = match &prog.trampoline {
+        Some(t) => match crate::process::trampoline::exec(t, &prog.path, &args, &env) {
+            // A seccomp profile that forbids execveat: exec directly.
+            nix::errno::Errno::EPERM | nix::errno::Errno::ENOSYS => {
+                nix::unistd::execve(&prog.path, &args, &env).unwrap_err()
+            }
+            e => e,
+        },
+        None => nix::unistd::execve(&prog.path, &args, &env).unwrap_err(),
+    };
     let code = if e == nix::errno::Errno::ENOENT {
         127
     } else {

@@ -57,6 +57,11 @@ fn prepare(
     sync: &Channel,
     console_socket: Option<OwnedFd>,
 ) -> Result<exec::Program, InitError> {
+    // Not dumpable until the final execve: processes of the container must
+    // not open /proc/<pid>/exe (the host binary) of its init (CVE-2019-5736).
+    nix::sys::prctl::set_dumpable(false)
+        .map_err(|e| InitError::new("prctl(PR_SET_DUMPABLE)", e))?;
+    let trampoline = crate::process::trampoline::sealed().ok();
     let host_pid = sync.wait_for_proceed()?;
     namespaces::join(&plan.namespaces)?;
     namespaces::become_root_in_userns(&plan.namespaces)?;
@@ -94,7 +99,7 @@ fn prepare(
         creds::load_seccomp(&plan.process)?;
     }
     creds::switch_user(&plan.process)?;
-    let prog = exec::resolve(&plan.process, host_pid)?;
+    let prog = exec::resolve(&plan.process, host_pid, trampoline)?;
     sync.send_to_parent(&ChildMsg::Ready)?;
     Ok(prog)
 }
