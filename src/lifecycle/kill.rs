@@ -2,17 +2,11 @@
 
 use super::{Error, Result};
 use crate::state::store::Store;
-use crate::state::{Container, Status};
+use crate::state::Container;
 use std::os::fd::AsFd;
 
 pub fn kill(store: &Store, id: &str, sig: i32, all: bool) -> Result<()> {
-    let dir = store.open(id)?;
-    let c = dir
-        .load()?
-        .ok_or_else(|| Error::State("container not running".into()))?;
-    if dir.status(Some(&c)) == Status::Stopped {
-        return Err(Error::State("container not running".into()));
-    }
+    let (_dir, c) = super::load_live(store, id)?;
     if all {
         for pid in container_pids(&c) {
             let _ = signal_pid(pid, sig);

@@ -48,3 +48,18 @@ impl Error {
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
+
+/// Opens (locked) and loads a container that is not stopped; otherwise the
+/// runc error clients match on: "container not running".
+pub(crate) fn load_live(
+    store: &crate::state::store::Store,
+    id: &str,
+) -> Result<(crate::state::store::ContainerDir, crate::state::Container)> {
+    let dir = store.open(id)?;
+    let not_running = || Error::State("container not running".into());
+    let c = dir.load()?.ok_or_else(not_running)?;
+    if dir.status(Some(&c)) == crate::state::Status::Stopped {
+        return Err(not_running());
+    }
+    Ok((dir, c))
+}

@@ -7,13 +7,7 @@ use oci_spec::runtime::LinuxResources;
 use std::time::Duration;
 
 pub fn update(store: &Store, id: &str, res: &LinuxResources) -> Result<()> {
-    let dir = store.open(id)?;
-    let c = dir
-        .load()?
-        .ok_or_else(|| Error::State("container not running".into()))?;
-    if dir.status(Some(&c)) == Status::Stopped {
-        return Err(Error::State("container not running".into()));
-    }
+    let (_dir, c) = super::load_live(store, id)?;
     c.cgroup.apply(&crate::cgroups::resources::writes(res))?;
     Ok(())
 }

@@ -22,14 +22,7 @@ pub fn spawn_exec(
     console: Option<OwnedFd>,
     place: &mut dyn FnMut(i32) -> Result<(), String>,
 ) -> Result<i32, SpawnError> {
-    for (typ, path) in &plan.parent_join {
-        let f = std::fs::File::open(path).map_err(|e| {
-            SpawnError::Parent(format!("join {typ} namespace {}: {e}", path.display()))
-        })?;
-        setns(f, CloneFlags::from_bits_truncate(*typ as i32)).map_err(|e| {
-            SpawnError::Parent(format!("join {typ} namespace {}: {e}", path.display()))
-        })?;
-    }
+    super::spawn::join_for_children(&plan.parent_join)?;
     let (parent_end, child_end) =
         channel::pair().map_err(|e| SpawnError::Parent(format!("create sync socket: {e}")))?;
     let pid = match fork_into(0, None) {

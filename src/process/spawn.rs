@@ -76,14 +76,7 @@ pub fn spawn(plan: &InitPlan, fds: SpawnFds, steps: ParentSteps<'_>) -> Result<i
 /// pid and time namespaces apply to the caller's future children, so the
 /// parent joins or creates them just before forking.
 fn prepare_parent_namespaces(ns: &NamespacePlan) -> Result<(), SpawnError> {
-    for (typ, path) in &ns.parent_join {
-        let f = std::fs::File::open(path).map_err(|e| {
-            SpawnError::Parent(format!("join {typ} namespace {}: {e}", path.display()))
-        })?;
-        setns(f, CloneFlags::from_bits_truncate(*typ as i32)).map_err(|e| {
-            SpawnError::Parent(format!("join {typ} namespace {}: {e}", path.display()))
-        })?;
-    }
+    join_for_children(&ns.parent_join)?;
     if let Some(offsets) = &ns.new_time_ns {
         unshare(CloneFlags::from_bits_retain(libc::CLONE_NEWTIME))
             .map_err(|e| SpawnError::Parent(format!("unshare time namespace: {e}")))?;
@@ -125,4 +118,19 @@ fn drive(
             }
         }
     }
+}
+
+/// setns(2) into each namespace by path, from the parent: for pid and time
+/// namespaces this decides where the next child is born.
+pub(crate) fn join_for_children(
+    list: &[(oci_spec::runtime::LinuxNamespaceType, std::path::PathBuf)],
+) -> Result<(), SpawnError> {
+    for (typ, path) in list {
+        let fail = |e: &dyn std::fmt::Display| {
+            SpawnError::Parent(format!("join {typ} namespace {}: {e}", path.display()))
+        };
+        let f = std::fs::File::open(path).map_err(|e| fail(&e))?;
+        setns(f, CloneFlags::from_bits_truncate(*typ as i32)).map_err(|e| fail(&e))?;
+    }
+    Ok(())
 }
