@@ -7,6 +7,7 @@
 pub mod cgroups;
 pub mod cli;
 pub mod hooks;
+pub mod image;
 pub mod lifecycle;
 pub mod logging;
 pub mod process;
