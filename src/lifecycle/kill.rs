@@ -2,18 +2,32 @@
 
 use super::{Error, Result};
 use crate::state::store::Store;
-use crate::state::Container;
+use crate::state::{Container, Status};
 use std::os::fd::AsFd;
 
 pub fn kill(store: &Store, id: &str, sig: i32, all: bool) -> Result<()> {
-    let (_dir, c) = super::load_live(store, id)?;
+    let (dir, c) = super::load_live(store, id)?;
+    let paused = dir.status(Some(&c)) == Status::Paused;
+    // A frozen process only acts on a signal once thawed: a SIGKILL to a
+    // paused container thaws it afterwards, as runc does.
+    let thaw = !paused || sig == libc::SIGKILL;
     if all {
+        // Freeze while signalling, so nothing forks past the list (runc's
+        // signalAllProcesses); thaw unless the container was paused.
+        let frozen = c.cgroup.set_frozen(true).is_ok();
         for pid in container_pids(&c) {
             let _ = signal_pid(pid, sig);
         }
+        if frozen && thaw {
+            let _ = c.cgroup.set_frozen(false);
+        }
         return Ok(());
     }
-    signal_init(&c, sig)
+    signal_init(&c, sig)?;
+    if paused && thaw {
+        c.cgroup.set_frozen(false)?;
+    }
+    Ok(())
 }
 
 /// Signals the init through a pidfd after re-checking its start time, so a
