@@ -15,5 +15,6 @@ pub mod seccomp;
 pub mod signal;
 pub mod spec;
 pub mod state;
+pub mod supervisor;
 pub mod sys;
 pub mod timefmt;
