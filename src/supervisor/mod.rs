@@ -1,3 +1,4 @@
 //! Per-container supervision for the engine: the restart policy (pure).
 
+pub mod logfile;
 pub mod policy;

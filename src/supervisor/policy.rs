@@ -23,9 +23,13 @@ impl std::str::FromStr for Policy {
             None if s == "on-failure" => Ok(Policy::OnFailure { max_retries: None }),
             Some(("on-failure", n)) => n
                 .parse()
-                .map(|n| Policy::OnFailure { max_retries: Some(n) })
+                .map(|n| Policy::OnFailure {
+                    max_retries: Some(n),
+                })
                 .map_err(|_| format!("invalid restart policy {s:?}: retry count must be a number")),
-            _ => Err(format!("invalid restart policy {s:?} (no, on-failure[:N], always, unless-stopped)")),
+            _ => Err(format!(
+                "invalid restart policy {s:?} (no, on-failure[:N], always, unless-stopped)"
+            )),
         }
     }
 }
@@ -63,7 +67,9 @@ pub fn decide(policy: Policy, o: Outcome) -> Decision {
     let wanted = match policy {
         Policy::No => false,
         Policy::Always | Policy::UnlessStopped => true,
-        Policy::OnFailure { max_retries } => o.exit_code != 0 && max_retries.is_none_or(|m| o.restarts < m),
+        Policy::OnFailure { max_retries } => {
+            o.exit_code != 0 && max_retries.is_none_or(|m| o.restarts < m)
+        }
     };
     if !wanted {
         return Decision::Stop;
@@ -91,12 +97,16 @@ mod tests {
     }
 
     fn restart(ms: u64) -> Decision {
-        Decision::Restart { after: Duration::from_millis(ms) }
+        Decision::Restart {
+            after: Duration::from_millis(ms),
+        }
     }
 
     #[test]
     fn decision_table() {
-        let on3 = Policy::OnFailure { max_retries: Some(3) };
+        let on3 = Policy::OnFailure {
+            max_retries: Some(3),
+        };
         let cases = [
             (Policy::No, o(1, 50, false, 0, 0), Decision::Stop),
             (Policy::Always, o(0, 50, false, 0, 0), restart(100)),
@@ -111,7 +121,11 @@ mod tests {
             (on3, o(1, 50, false, 0, 0), restart(100)),
             (on3, o(1, 50, false, 2, 200), restart(400)),
             (on3, o(1, 50, false, 3, 400), Decision::Stop),
-            (Policy::OnFailure { max_retries: None }, o(137, 50, false, 99, 800), restart(1600)),
+            (
+                Policy::OnFailure { max_retries: None },
+                o(137, 50, false, 99, 800),
+                restart(1600),
+            ),
         ];
         for (p, out, want) in cases {
             assert_eq!(decide(p, out), want, "{p:?} {out:?}");
@@ -123,8 +137,16 @@ mod tests {
         assert_eq!("no".parse(), Ok(Policy::No));
         assert_eq!("always".parse(), Ok(Policy::Always));
         assert_eq!("unless-stopped".parse(), Ok(Policy::UnlessStopped));
-        assert_eq!("on-failure".parse(), Ok(Policy::OnFailure { max_retries: None }));
-        assert_eq!("on-failure:3".parse(), Ok(Policy::OnFailure { max_retries: Some(3) }));
+        assert_eq!(
+            "on-failure".parse(),
+            Ok(Policy::OnFailure { max_retries: None })
+        );
+        assert_eq!(
+            "on-failure:3".parse(),
+            Ok(Policy::OnFailure {
+                max_retries: Some(3)
+            })
+        );
         assert!("on-failure:x".parse::<Policy>().is_err());
         assert!("sometimes".parse::<Policy>().is_err());
     }
