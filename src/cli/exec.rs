@@ -39,6 +39,9 @@ pub struct Args {
     pub no_new_privs: bool,
     #[arg(long, default_value_t = 0)]
     pub preserve_fds: u32,
+    /// Exec even if the container is paused
+    #[arg(long)]
+    pub ignore_paused: bool,
     /// Accepted for runc compatibility (no AppArmor/SELinux support)
     #[arg(long, hide = true)]
     pub apparmor: Option<String>,
@@ -76,6 +79,7 @@ pub fn run(g: &Global, a: Args) -> Result<i32> {
         detach: a.detach,
         pid_file: a.pid_file,
         console_socket: a.console_socket,
+        ignore_paused: a.ignore_paused,
     };
     crate::lifecycle::exec::exec(&g.store(), &a.id, &req)
 }

@@ -13,6 +13,8 @@ pub struct ExecRequest {
     pub detach: bool,
     pub pid_file: Option<PathBuf>,
     pub console_socket: Option<PathBuf>,
+    /// runc's --ignore-paused: exec even into a frozen container.
+    pub ignore_paused: bool,
 }
 
 /// Returns the exit code for the CLI: the process's own in the foreground,
@@ -24,7 +26,12 @@ pub fn exec(store: &Store, id: &str, r: &ExecRequest) -> Result<i32> {
         .ok_or_else(|| Error::State("container not running".into()))?;
     match dir.status(Some(&c)) {
         Status::Running | Status::Created => {}
-        Status::Paused => return Err(Error::State("cannot exec in a paused container".into())),
+        Status::Paused if !r.ignore_paused => {
+            return Err(Error::State(
+                "cannot exec in a paused container (use --ignore-paused to override)".into(),
+            ))
+        }
+        Status::Paused => {}
         _ => return Err(Error::State("cannot exec in a stopped container".into())),
     }
     let path = dir.path.join(CONFIG_FILE);
