@@ -3,4 +3,5 @@
 //! (OCI whiteouts translated to overlayfs form, hostile entries refused),
 //! and overlayfs root filesystems over the shared layer directories.
 
+pub mod overlay;
 pub mod unpack;

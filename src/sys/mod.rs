@@ -7,5 +7,7 @@ pub mod bpf;
 pub mod clone;
 pub mod fs;
 pub mod misc;
+pub mod mount_api;
 pub mod seccomp;
 pub mod term;
+pub mod xattr;

@@ -1,0 +1,606 @@
+//! overlayfs root filesystems over unpacked layer directories.
+//!
+//! Many layers: mount(2) copies at most one page (4096 bytes) of option
+//! data, so `lowerdir=a:b:...` with long store paths stops fitting after a
+//! few dozen layers. berth therefore:
+//! 1. prefers the new mount API: fsopen("overlay") and one
+//!    `fsconfig(FSCONFIG_SET_STRING, "lowerdir+", path)` per layer (Linux
+//!    6.8), which has no total length limit and needs no escaping (each
+//!    value is capped at 256 bytes, so longer paths go as `/proc/self/fd/N`);
+//! 2. falls back, when fsopen or `lowerdir+` is missing (e.g. a 6.1 kernel),
+//!    to classic mount(2): plain paths when they fit in a page, otherwise
+//!    each layer opened as an `O_PATH` fd and named `/proc/self/fd/N`
+//!    (~18 bytes a layer, so 200+ layers fit). overlayfs resolves the magic
+//!    link at mount time and keeps its own reference. This avoids Docker's
+//!    `l/<id>` symlink farm and its chdir in a forked child: no extra state
+//!    to clean up, and no process-wide cwd change in a threaded caller.
+//!
+//! overlayfs refuses a single lower without an upper ("at least 2 lowerdir
+//! are needed while upperdir nonexistent"), so that case is a read-only
+//! bind mount of the layer instead, which shows the same tree.
+
+use std::io::{self, Read};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+use nix::errno::Errno;
+use nix::fcntl::OFlag;
+use nix::mount::{MntFlags, MsFlags};
+use nix::sys::stat::Mode;
+
+use crate::sys::mount_api;
+
+/// Bytes of option data mount(2) copies: one page, NUL included.
+const MOUNT_DATA_MAX: usize = 4096;
+/// Bytes, NUL included, fsconfig(2) copies of a string value.
+const FSCONFIG_STRING_MAX: usize = 256;
+
+#[derive(Debug, thiserror::Error)]
+pub enum OverlayError {
+    #[error("overlay on {target}: no lower layers given")]
+    NoLayers { target: PathBuf },
+    #[error("overlay on {target}: an upper dir needs a work dir, and a work dir an upper")]
+    UpperWithoutWork { target: PathBuf },
+    #[error("fsopen(\"overlay\"): {0}")]
+    Fsopen(io::Error),
+    #[error("overlay on {target}: set {key}={value}: {source}{log}")]
+    Fsconfig {
+        target: PathBuf,
+        key: &'static str,
+        value: PathBuf,
+        source: io::Error,
+        log: String,
+    },
+    #[error("overlay on {target}: create superblock: {source}{log}")]
+    Create {
+        target: PathBuf,
+        source: io::Error,
+        log: String,
+    },
+    #[error("overlay on {target}: fsmount: {source}")]
+    Fsmount { target: PathBuf, source: io::Error },
+    #[error("overlay on {target}: move_mount: {source}")]
+    MoveMount { target: PathBuf, source: io::Error },
+    #[error("overlay on {target}: open layer {path}: {source}")]
+    OpenLayer {
+        target: PathBuf,
+        path: PathBuf,
+        source: io::Error,
+    },
+    #[error(
+        "overlay on {target}: {count} layers need {len} bytes of mount options, over one page"
+    )]
+    TooManyLayers {
+        target: PathBuf,
+        count: usize,
+        len: usize,
+    },
+    #[error("mount overlay on {target}: {source}")]
+    Mount { target: PathBuf, source: io::Error },
+    #[error("bind {lower} read-only on {target}: {source}")]
+    Bind {
+        lower: PathBuf,
+        target: PathBuf,
+        source: io::Error,
+    },
+    #[error("unmount {target}: {source}")]
+    Unmount { target: PathBuf, source: io::Error },
+}
+
+/// Mounts an overlay of `lowers` (top-most first, as overlayfs orders them)
+/// on `target`. Without `upper` and `work` the mount is read-only.
+pub fn mount_overlay(
+    lowers: &[PathBuf],
+    upper: Option<&Path>,
+    work: Option<&Path>,
+    target: &Path,
+) -> Result<(), OverlayError> {
+    let rw = match (upper, work) {
+        (Some(u), Some(w)) => Some((u, w)),
+        (None, None) => None,
+        _ => {
+            return Err(OverlayError::UpperWithoutWork {
+                target: target.into(),
+            })
+        }
+    };
+    match (lowers, rw) {
+        ([], _) => Err(OverlayError::NoLayers {
+            target: target.into(),
+        }),
+        ([only], None) => bind_read_only(only, target),
+        _ => match mount_new_api(lowers, rw, target) {
+            Err(NewApi::Unsupported) => mount_classic(lowers, rw, target),
+            Err(NewApi::Failed(e)) => Err(e),
+            Ok(()) => Ok(()),
+        },
+    }
+}
+
+/// Unmounts `target`, detaching lazily if it is busy.
+pub fn unmount(target: &Path) -> Result<(), OverlayError> {
+    let err = |e: Errno| OverlayError::Unmount {
+        target: target.into(),
+        source: e.into(),
+    };
+    match nix::mount::umount2(target, MntFlags::UMOUNT_NOFOLLOW) {
+        Err(Errno::EBUSY) => {
+            nix::mount::umount2(target, MntFlags::MNT_DETACH | MntFlags::UMOUNT_NOFOLLOW)
+                .map_err(err)
+        }
+        other => other.map_err(err),
+    }
+}
+
+fn bind_read_only(lower: &Path, target: &Path) -> Result<(), OverlayError> {
+    let err = |e: Errno| OverlayError::Bind {
+        lower: lower.into(),
+        target: target.into(),
+        source: e.into(),
+    };
+    let none: Option<&str> = None;
+    nix::mount::mount(Some(lower), target, none, MsFlags::MS_BIND, none).map_err(err)?;
+    // MS_RDONLY is ignored on the initial bind; it takes a remount.
+    let ro = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY;
+    if let Err(e) = nix::mount::mount(none, target, none, ro, none) {
+        let _ = nix::mount::umount2(target, MntFlags::MNT_DETACH);
+        return Err(err(e));
+    }
+    Ok(())
+}
+
+enum NewApi {
+    /// No fsopen or no `lowerdir+`: try mount(2).
+    Unsupported,
+    Failed(OverlayError),
+}
+
+impl From<OverlayError> for NewApi {
+    fn from(e: OverlayError) -> Self {
+        NewApi::Failed(e)
+    }
+}
+
+fn mount_new_api(
+    lowers: &[PathBuf],
+    rw: Option<(&Path, &Path)>,
+    target: &Path,
+) -> Result<(), NewApi> {
+    let fs = match mount_api::fsopen("overlay") {
+        Ok(fs) => fs,
+        Err(e) if matches!(e.raw_os_error(), Some(libc::ENOSYS | libc::EPERM)) => {
+            return Err(NewApi::Unsupported)
+        }
+        Err(e) => return Err(OverlayError::Fsopen(e).into()),
+    };
+    // Held open until the superblock exists: they back /proc/self/fd names.
+    let _fds = configure(&fs, lowers, rw, target)?;
+    mount_api::fsconfig_create(fs.as_fd()).map_err(|source| {
+        let log = kernel_log(&fs);
+        OverlayError::Create {
+            target: target.into(),
+            source,
+            log,
+        }
+    })?;
+    let mnt = mount_api::fsmount(fs.as_fd()).map_err(|source| OverlayError::Fsmount {
+        target: target.into(),
+        source,
+    })?;
+    mount_api::move_mount_to(mnt.as_fd(), target).map_err(|source| {
+        OverlayError::MoveMount {
+            target: target.into(),
+            source,
+        }
+        .into()
+    })
+}
+
+/// Sets the layers, then upper and work, on the overlay context `fs`.
+fn configure(
+    fs: &OwnedFd,
+    lowers: &[PathBuf],
+    rw: Option<(&Path, &Path)>,
+    target: &Path,
+) -> Result<Vec<OwnedFd>, NewApi> {
+    let set = |key: &'static str, value: &Path| {
+        mount_api::fsconfig_string(fs.as_fd(), key, value).map_err(|source| {
+            let (value, log) = (value.into(), kernel_log(fs));
+            OverlayError::Fsconfig {
+                target: target.into(),
+                key,
+                value,
+                source,
+                log,
+            }
+        })
+    };
+    let mut fds = Vec::new();
+    // overlayfs stacks `lowerdir+` in call order, top-most first.
+    for (i, lower) in lowers.iter().enumerate() {
+        let lower = fsconfig_path(lower, &mut fds, target)?;
+        match set("lowerdir+", &lower) {
+            // Before 6.8 the key is unknown: EINVAL on the very first one.
+            Err(OverlayError::Fsconfig { source, .. })
+                if i == 0 && source.raw_os_error() == Some(libc::EINVAL) =>
+            {
+                return Err(NewApi::Unsupported)
+            }
+            other => other?,
+        }
+    }
+    if let Some((upper, work)) = rw {
+        set("upperdir", &fsconfig_path(upper, &mut fds, target)?)?;
+        set("workdir", &fsconfig_path(work, &mut fds, target)?)?;
+    }
+    Ok(fds)
+}
+
+/// fsconfig(2) copies string values with a 256-byte limit (EINVAL beyond),
+/// so a longer path is passed as `/proc/self/fd/N` of an `O_PATH` fd kept
+/// in `fds`.
+fn fsconfig_path(
+    path: &Path,
+    fds: &mut Vec<OwnedFd>,
+    target: &Path,
+) -> Result<PathBuf, OverlayError> {
+    if path.as_os_str().len() < FSCONFIG_STRING_MAX {
+        return Ok(path.to_path_buf());
+    }
+    let fd = open_layers(std::slice::from_ref(&path.to_path_buf()), target)?.remove(0);
+    let short = PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()));
+    fds.push(fd);
+    Ok(short)
+}
+
+/// The kernel's own explanation of a failed fsconfig, read from the
+/// context fd (one message a read); empty when there is none.
+fn kernel_log(fs: &OwnedFd) -> String {
+    let Ok(mut file) = fs.try_clone().map(std::fs::File::from) else {
+        return String::new();
+    };
+    let mut log = String::new();
+    let mut buf = [0u8; 1024];
+    for _ in 0..8 {
+        match file.read(&mut buf) {
+            Ok(n) if n > 0 => {
+                log.push_str(" (");
+                log.push_str(String::from_utf8_lossy(&buf[..n]).trim_end());
+                log.push(')');
+            }
+            _ => break,
+        }
+    }
+    log
+}
+
+fn mount_classic(
+    lowers: &[PathBuf],
+    rw: Option<(&Path, &Path)>,
+    target: &Path,
+) -> Result<(), OverlayError> {
+    let plain: Vec<String> = lowers.iter().map(|l| l.display().to_string()).collect();
+    let mut data = classic_options(&plain, rw);
+    // Held open until mount(2) has resolved the /proc/self/fd names.
+    let mut fds = Vec::new();
+    if data.len() >= MOUNT_DATA_MAX {
+        fds = open_layers(lowers, target)?;
+        let short: Vec<String> = fds
+            .iter()
+            .map(|fd| format!("/proc/self/fd/{}", fd.as_raw_fd()))
+            .collect();
+        data = classic_options(&short, rw);
+    }
+    if data.len() >= MOUNT_DATA_MAX {
+        return Err(OverlayError::TooManyLayers {
+            target: target.into(),
+            count: lowers.len(),
+            len: data.len(),
+        });
+    }
+    let result = nix::mount::mount(
+        Some("overlay"),
+        target,
+        Some("overlay"),
+        MsFlags::empty(),
+        Some(data.as_str()),
+    );
+    drop(fds);
+    result.map_err(|e| OverlayError::Mount {
+        target: target.into(),
+        source: e.into(),
+    })
+}
+
+fn open_layers(lowers: &[PathBuf], target: &Path) -> Result<Vec<OwnedFd>, OverlayError> {
+    let flags = OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
+    lowers
+        .iter()
+        .map(|l| {
+            nix::fcntl::open(l.as_path(), flags, Mode::empty())
+                .map(crate::sys::fs::own)
+                .map_err(|e| OverlayError::OpenLayer {
+                    target: target.into(),
+                    path: l.clone(),
+                    source: e.into(),
+                })
+        })
+        .collect()
+}
+
+/// The mount(2) option string; `:` `,` and `\` in paths are escaped with
+/// `\`, which overlayfs's own option parser understands.
+fn classic_options(lowers: &[String], rw: Option<(&Path, &Path)>) -> String {
+    let lower: Vec<String> = lowers.iter().map(|l| escape(l)).collect();
+    let mut data = format!("lowerdir={}", lower.join(":"));
+    if let Some((upper, work)) = rw {
+        data.push_str(&format!(
+            ",upperdir={},workdir={}",
+            escape(&upper.display().to_string()),
+            escape(&work.display().to_string())
+        ));
+    }
+    data
+}
+
+fn escape(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    for c in path.chars() {
+        if matches!(c, '\\' | ':' | ',') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    #[test]
+    fn escapes_option_separators() {
+        assert_eq!(escape("/a/b"), "/a/b");
+        assert_eq!(escape("/a:b,c\\d"), "/a\\:b\\,c\\\\d");
+    }
+
+    #[test]
+    fn builds_classic_options() {
+        let lowers = vec!["/l/2".to_string(), "/l/1".to_string()];
+        assert_eq!(classic_options(&lowers, None), "lowerdir=/l/2:/l/1");
+        let rw = Some((Path::new("/u"), Path::new("/w")));
+        assert_eq!(
+            classic_options(&lowers, rw),
+            "lowerdir=/l/2:/l/1,upperdir=/u,workdir=/w"
+        );
+    }
+
+    #[test]
+    fn refuses_missing_layers_and_half_upper() {
+        let t = Path::new("/nonexistent");
+        assert!(matches!(
+            mount_overlay(&[], None, None, t),
+            Err(OverlayError::NoLayers { .. })
+        ));
+        let l = [PathBuf::from("/a"), PathBuf::from("/b")];
+        let r = mount_overlay(&l, Some(Path::new("/u")), None, t);
+        assert!(matches!(r, Err(OverlayError::UpperWithoutWork { .. })));
+    }
+
+    /// A temp tree whose mounts are detached and files removed on drop,
+    /// also when an assertion fails half-way.
+    struct Scratch {
+        root: PathBuf,
+        mounts: Vec<PathBuf>,
+    }
+
+    impl Scratch {
+        fn new(tag: &str) -> Scratch {
+            static N: AtomicUsize = AtomicUsize::new(0);
+            assert!(
+                nix::unistd::geteuid().is_root(),
+                "overlay tests need root (run as root in CI)"
+            );
+            let n = N.fetch_add(1, Ordering::SeqCst);
+            let root =
+                std::env::temp_dir().join(format!("berth-ovl-{tag}-{}-{n}", std::process::id()));
+            let _ = fs::remove_dir_all(&root);
+            fs::create_dir_all(&root).unwrap();
+            Scratch {
+                root,
+                mounts: Vec::new(),
+            }
+        }
+
+        fn dir(&self, rel: &str) -> PathBuf {
+            let p = self.root.join(rel);
+            fs::create_dir_all(&p).unwrap();
+            p
+        }
+
+        fn mounted(&mut self, target: &Path) {
+            self.mounts.push(target.to_path_buf());
+        }
+    }
+
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            for m in self.mounts.iter().rev() {
+                let _ = nix::mount::umount2(m.as_path(), MntFlags::MNT_DETACH);
+            }
+            let _ = fs::remove_dir_all(&self.root);
+        }
+    }
+
+    fn is_mounted(target: &Path) -> bool {
+        let mounts = fs::read_to_string("/proc/self/mountinfo").unwrap();
+        let t = target.display().to_string();
+        mounts
+            .lines()
+            .any(|l| l.split(' ').nth(4) == Some(t.as_str()))
+    }
+
+    /// Three layers, bottom to top: base files; a middle file; a top layer
+    /// that whites out `gone` and makes `opq` opaque.
+    fn three_layers(s: &Scratch) -> Vec<PathBuf> {
+        let (l0, l1, l2) = (s.dir("l0"), s.dir("l1"), s.dir("l2"));
+        fs::write(l0.join("from0"), "0").unwrap();
+        fs::write(l0.join("gone"), "should be hidden").unwrap();
+        fs::create_dir(l0.join("opq")).unwrap();
+        fs::write(l0.join("opq/old"), "hidden by opaque").unwrap();
+        fs::write(l1.join("from1"), "1").unwrap();
+        fs::write(l2.join("from2"), "2").unwrap();
+        let dev = nix::sys::stat::makedev(0, 0);
+        nix::sys::stat::mknod(
+            &l2.join("gone"),
+            nix::sys::stat::SFlag::S_IFCHR,
+            Mode::empty(),
+            dev,
+        )
+        .unwrap();
+        fs::create_dir(l2.join("opq")).unwrap();
+        fs::write(l2.join("opq/new"), "new").unwrap();
+        crate::sys::xattr::lset(&l2.join("opq"), b"trusted.overlay.opaque", b"y").unwrap();
+        vec![l2, l1, l0]
+    }
+
+    #[test]
+    fn mounts_layers_with_upper_whiteouts_and_opaque_dirs() {
+        let mut s = Scratch::new("three");
+        let lowers = three_layers(&s);
+        let (upper, work, target) = (s.dir("upper"), s.dir("work"), s.dir("merged"));
+        mount_overlay(&lowers, Some(&upper), Some(&work), &target).unwrap();
+        s.mounted(&target);
+        for (f, want) in [
+            ("from0", "0"),
+            ("from1", "1"),
+            ("from2", "2"),
+            ("opq/new", "new"),
+        ] {
+            assert_eq!(fs::read_to_string(target.join(f)).unwrap(), want, "{f}");
+        }
+        assert!(
+            !target.join("gone").exists(),
+            "whiteout must hide the lower file"
+        );
+        assert!(
+            !target.join("opq/old").exists(),
+            "opaque dir must hide lower contents"
+        );
+        fs::write(target.join("written"), "w").unwrap();
+        assert_eq!(fs::read_to_string(upper.join("written")).unwrap(), "w");
+        assert!(!lowers.iter().any(|l| l.join("written").exists()));
+        unmount(&target).unwrap();
+        assert!(!is_mounted(&target));
+    }
+
+    #[test]
+    fn classic_fallback_mounts_the_same_tree() {
+        let mut s = Scratch::new("classic");
+        let lowers = three_layers(&s);
+        let (upper, work, target) = (s.dir("upper"), s.dir("work"), s.dir("merged"));
+        mount_classic(&lowers, Some((&upper, &work)), &target).unwrap();
+        s.mounted(&target);
+        assert_eq!(fs::read_to_string(target.join("from0")).unwrap(), "0");
+        assert!(!target.join("gone").exists());
+        unmount(&target).unwrap();
+        assert!(!is_mounted(&target));
+    }
+
+    #[test]
+    fn read_only_mounts_with_one_or_more_lowers() {
+        let mut s = Scratch::new("ro");
+        let lowers = three_layers(&s);
+        let (one, many) = (s.dir("one"), s.dir("many"));
+        mount_overlay(&lowers[2..], None, None, &one).unwrap();
+        s.mounted(&one);
+        mount_overlay(&lowers, None, None, &many).unwrap();
+        s.mounted(&many);
+        assert_eq!(fs::read_to_string(one.join("from0")).unwrap(), "0");
+        assert_eq!(fs::read_to_string(many.join("from2")).unwrap(), "2");
+        for t in [&one, &many] {
+            let e = fs::write(t.join("x"), "x").unwrap_err();
+            assert_eq!(e.raw_os_error(), Some(libc::EROFS), "{}", t.display());
+            unmount(t).unwrap();
+            assert!(!is_mounted(t));
+        }
+    }
+
+    /// 200 layers whose paths alone are ~30 KB of options: far over a page.
+    fn many_layers(s: &Scratch) -> Vec<PathBuf> {
+        let long = "a-rather-long-layer-directory-name-as-content-stores-make-them".repeat(2);
+        let lowers: Vec<PathBuf> = (0..200)
+            .map(|i| s.dir(&format!("{long}/{i:03}-{long}")))
+            .collect();
+        fs::write(lowers[0].join("bottom"), "bottom").unwrap();
+        fs::write(lowers[199].join("top"), "top").unwrap();
+        lowers.into_iter().rev().collect()
+    }
+
+    #[test]
+    fn mounts_many_layers_with_long_paths() {
+        let mut s = Scratch::new("many");
+        let lowers = many_layers(&s);
+        assert!(
+            classic_options(
+                &lowers
+                    .iter()
+                    .map(|l| l.display().to_string())
+                    .collect::<Vec<_>>(),
+                None
+            )
+            .len()
+                > MOUNT_DATA_MAX
+        );
+        let (upper, work, target) = (s.dir("upper"), s.dir("work"), s.dir("merged"));
+        mount_overlay(&lowers, Some(&upper), Some(&work), &target).unwrap();
+        s.mounted(&target);
+        assert_eq!(fs::read_to_string(target.join("bottom")).unwrap(), "bottom");
+        assert_eq!(fs::read_to_string(target.join("top")).unwrap(), "top");
+        unmount(&target).unwrap();
+        assert!(!is_mounted(&target));
+    }
+
+    #[test]
+    fn classic_fallback_mounts_many_layers_through_proc_fds() {
+        let mut s = Scratch::new("many-classic");
+        let lowers = many_layers(&s);
+        let target = s.dir("merged");
+        mount_classic(&lowers, None, &target).unwrap();
+        s.mounted(&target);
+        assert_eq!(fs::read_to_string(target.join("bottom")).unwrap(), "bottom");
+        unmount(&target).unwrap();
+        assert!(!is_mounted(&target));
+    }
+
+    fn kernel_at_least(major: u32, minor: u32) -> bool {
+        let uts = nix::sys::utsname::uname().unwrap();
+        let release = uts.release().to_string_lossy().into_owned();
+        let mut nums = release
+            .split(|c: char| !c.is_ascii_digit())
+            .map(|n| n.parse::<u32>().unwrap_or(0));
+        (nums.next().unwrap_or(0), nums.next().unwrap_or(0)) >= (major, minor)
+    }
+
+    #[test]
+    fn new_mount_api_takes_many_layers_on_6_8_and_later() {
+        if !kernel_at_least(6, 8) {
+            eprintln!("skipped: lowerdir+ needs Linux 6.8");
+            return;
+        }
+        let mut s = Scratch::new("many-new");
+        let lowers = many_layers(&s);
+        let target = s.dir("merged");
+        match mount_new_api(&lowers, None, &target) {
+            Ok(()) => {}
+            Err(NewApi::Unsupported) => panic!("fsopen or lowerdir+ reported unsupported"),
+            Err(NewApi::Failed(e)) => panic!("{e}"),
+        }
+        s.mounted(&target);
+        assert_eq!(fs::read_to_string(target.join("bottom")).unwrap(), "bottom");
+        unmount(&target).unwrap();
+        assert!(!is_mounted(&target));
+    }
+}
