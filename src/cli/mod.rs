@@ -5,6 +5,7 @@ mod create;
 mod delete;
 mod exec;
 mod features;
+pub mod image;
 mod kill;
 mod list;
 mod pause;
@@ -41,6 +42,9 @@ pub struct Global {
     /// Log debug messages
     #[arg(long, global = true)]
     pub debug: bool,
+    /// Directory of the image store (blobs, unpacked layers, mounts)
+    #[arg(long, global = true, default_value = "/var/lib/berth")]
+    pub image_root: PathBuf,
     /// Use the systemd cgroup driver (needs a running systemd)
     #[arg(long, global = true)]
     pub systemd_cgroup: bool,
@@ -84,6 +88,9 @@ pub enum Command {
     Features,
     /// Run a new process inside a container
     Exec(exec::Args),
+    /// Import, list, inspect, mount and remove images
+    #[command(subcommand)]
+    Image(image::ImageCommand),
 }
 
 /// Runs the parsed command; returns the process exit code.
@@ -105,6 +112,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Events(a) => update::run_events(g, a),
         Command::Features => features::run(),
         Command::Exec(a) => exec::run(g, a),
+        Command::Image(c) => image::run(g, c),
     }
 }
 

@@ -3,5 +3,8 @@
 //! (OCI whiteouts translated to overlayfs form, hostile entries refused),
 //! and overlayfs root filesystems over the shared layer directories.
 
+pub mod import;
 pub mod overlay;
+pub mod spec;
+pub mod store;
 pub mod unpack;
