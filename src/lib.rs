@@ -6,6 +6,7 @@
 
 pub mod cgroups;
 pub mod cli;
+pub mod engine;
 pub mod hooks;
 pub mod image;
 pub mod lifecycle;

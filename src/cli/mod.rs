@@ -1,6 +1,8 @@
 //! Command-line interface: runc's verbs and flags (clap). Each verb lives in
 //! its own file and only translates arguments into a `lifecycle` call.
 
+pub mod container;
+mod container_view;
 mod create;
 mod delete;
 mod exec;
@@ -91,6 +93,9 @@ pub enum Command {
     /// Import, list, inspect, mount and remove images
     #[command(subcommand)]
     Image(image::ImageCommand),
+    /// Run images as supervised containers (the engine)
+    #[command(subcommand)]
+    Container(container::ContainerCommand),
 }
 
 /// Runs the parsed command; returns the process exit code.
@@ -113,6 +118,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Features => features::run(),
         Command::Exec(a) => exec::run(g, a),
         Command::Image(c) => image::run(g, c),
+        Command::Container(c) => container::run(g, c),
     }
 }
 

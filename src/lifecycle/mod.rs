@@ -8,7 +8,7 @@ pub mod pause;
 pub mod query;
 pub mod run;
 pub mod start;
-mod tty_relay;
+pub(crate) mod tty_relay;
 pub mod update;
 
 use crate::process::spawn::SpawnError;

@@ -14,11 +14,28 @@ pub struct PruneReport {
 
 /// Diff-ID hex of the layers that containers are built on.
 ///
-/// Hook for the container engine: it returns nothing until containers keep
-/// their image in their state, after which prune must not delete a layer
-/// that a stopped container will need to be mounted again.
-pub fn used_by_containers(_root: &Path) -> HashSet<String> {
-    HashSet::new()
+/// Layers (diff-ID hex) that engine containers under `root` still need:
+/// a stopped container mounts its image's layers again on `start`.
+pub fn used_by_containers(root: &Path) -> HashSet<String> {
+    let mut used = HashSet::new();
+    for entry in std::fs::read_dir(root.join("containers"))
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let Ok(data) = std::fs::read(entry.path().join("record.json")) else {
+            continue;
+        };
+        let Ok(v) = serde_json::from_slice::<serde_json::Value>(&data) else {
+            continue;
+        };
+        for l in v["layers"].as_array().into_iter().flatten() {
+            if let Some(hex) = l.as_str() {
+                used.insert(hex.to_string());
+            }
+        }
+    }
+    used
 }
 
 impl Store {
