@@ -157,6 +157,14 @@ fn caps(spec: &mut Value, add: &[String], drop: &[String]) -> Result<()> {
                     .collect()
             })
             .unwrap_or_default();
+        // Drops first: `--cap-drop ALL --cap-add X` leaves exactly X (Docker).
+        for c in drop.iter().map(|c| norm(c)) {
+            if c == "ALL" {
+                cur.clear();
+            } else {
+                cur.retain(|x| *x != c);
+            }
+        }
         for c in add.iter().map(|c| norm(c)) {
             if c == "ALL" {
                 cur = all.clone();
@@ -164,13 +172,6 @@ fn caps(spec: &mut Value, add: &[String], drop: &[String]) -> Result<()> {
                 return Err(bad(format!("unknown capability {c}")));
             } else if !cur.contains(&c) {
                 cur.push(c);
-            }
-        }
-        for c in drop.iter().map(|c| norm(c)) {
-            if c == "ALL" {
-                cur.clear();
-            } else {
-                cur.retain(|x| *x != c);
             }
         }
         spec["process"]["capabilities"][set] = json!(cur);

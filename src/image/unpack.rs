@@ -26,8 +26,10 @@
 //! - a whiteout for a name this same layer already created is ignored: the
 //!   spec says whiteouts only hide lower layers;
 //! - a stream that ends cleanly on a header boundary without the end-of-archive
-//!   blocks is accepted, as Go's archive/tar (Docker, containerd) accepts it;
-//!   the blob digest, checked by the store, is what guards truncation there.
+//!   blocks is accepted, as Go's archive/tar (Docker, containerd) accepts it,
+//!   and so is one whose last entry lacks only its padding (umoci 0.4's
+//!   `insert` writes those); the blob and diff-ID digests, checked by the
+//!   store, are what guard truncation there.
 
 mod fsops;
 mod meta;
@@ -223,7 +225,17 @@ pub fn unpack_layer(
     {
         let mut archive = tar::Archive::new(&mut stream);
         for entry in archive.entries().map_err(read_err(&last))? {
-            let mut entry = entry.map_err(read_err(&last))?;
+            let mut entry = match entry {
+                // The last entry's data is complete but its padding to 512
+                // bytes is missing (umoci 0.4 `insert` writes such layers;
+                // Go readers accept them). Its content was read in full.
+                Err(e)
+                    if !last.is_empty() && e.to_string().contains("unexpected EOF during skip") =>
+                {
+                    break
+                }
+                r => r.map_err(read_err(&last))?,
+            };
             last = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
             if apply_entry(&root, &mut entry, &last, opts, &mut dirs)? {
                 files += 1;
