@@ -217,7 +217,14 @@ pub fn run(g: &Global, cmd: ContainerCommand) -> Result<i32> {
             command,
         } => {
             let _ = interactive;
-            super::container_view::exec(&e, &name, tty, env, user, workdir, command)
+            match super::container_view::exec(&e, &name, tty, env, user, workdir, command) {
+                Ok(code) => Ok(code),
+                Err(err) => {
+                    let m = err.to_string();
+                    eprintln!("berth: {m}");
+                    Ok(exit_code_for(&m))
+                }
+            }
         }
         ContainerCommand::GenerateSystemd { name } => {
             super::container_view::systemd_unit(g, &e, &name)
@@ -293,7 +300,13 @@ fn request(a: RunArgs) -> Result<(RunRequest, bool)> {
 }
 
 fn run_container(e: &Engine, a: RunArgs) -> Result<i32> {
-    let (req, detach) = request(a)?;
+    let (req, detach) = match request(a) {
+        Ok(x) => x,
+        Err(err) => {
+            eprintln!("berth: {err}");
+            return Ok(125);
+        }
+    };
     let code_err = |err: EngineError| {
         let m = err.to_string();
         eprintln!("berth: {m}");

@@ -164,7 +164,13 @@ pub fn start_restartable(e: &Engine) -> Vec<(String, Result<Record>)> {
         .into_iter()
         .filter(|r| match r.policy {
             Policy::Always => true,
-            Policy::UnlessStopped | Policy::OnFailure { .. } => !r.state.manually_stopped,
+            Policy::UnlessStopped => !r.state.manually_stopped,
+            // Only a failure that still has retries left.
+            Policy::OnFailure { max_retries } => {
+                !r.state.manually_stopped
+                    && r.state.exit_code != Some(0)
+                    && max_retries.is_none_or(|m| r.state.restarts < m)
+            }
             Policy::No => false,
         })
         .filter(|r| !supervisor_alive(r) && !init_alive(e, r))
