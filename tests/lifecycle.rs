@@ -7,9 +7,7 @@ use common::*;
 
 use serde_json::{json, Value};
 use std::fs::File;
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 // ---------------------------------------------------------------------------
@@ -18,67 +16,6 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// Generous bound for any single berth invocation.
 const TIMEOUT: f64 = 60.0;
-
-/// The result of one berth invocation.
-#[derive(Debug)]
-struct Out {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-/// Waits for `child` up to `secs`; on timeout kills it (by its pid) and
-/// panics naming `what`.
-fn wait_child(child: &mut Child, secs: f64, what: &str) -> ExitStatus {
-    let end = Instant::now() + Duration::from_secs_f64(secs);
-    loop {
-        if let Some(st) = child.try_wait().expect("try_wait") {
-            return st;
-        }
-        if Instant::now() > end {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{what} did not finish within {secs} s");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
-fn exit_code(st: ExitStatus) -> i32 {
-    use std::os::unix::process::ExitStatusExt;
-    st.code().unwrap_or_else(|| 128 + st.signal().unwrap_or(0))
-}
-
-/// Runs `cmd` with stdout and stderr sent to files (never pipes: a
-/// container created by the command inherits them, and a pipe would keep
-/// the reader waiting for as long as the container lives). `stdin`: bytes
-/// piped in, then closed. `stdout_to`: keep stdout in that file instead.
-fn exec_io(mut cmd: Command, stdin: Option<&[u8]>, stdout_to: Option<&Path>) -> Out {
-    let tmp = TempDir::new("io");
-    let out_path = stdout_to.map_or_else(|| tmp.path().join("stdout"), Path::to_path_buf);
-    let err_path = tmp.path().join("stderr");
-    cmd.stdout(File::create(&out_path).unwrap());
-    cmd.stderr(File::create(&err_path).unwrap());
-    if stdin.is_some() {
-        cmd.stdin(Stdio::piped());
-    }
-    let what = format!("{cmd:?}");
-    let mut child = cmd.spawn().expect("spawn berth");
-    if let Some(data) = stdin {
-        let mut w = child.stdin.take().unwrap();
-        w.write_all(data).unwrap();
-    }
-    let st = wait_child(&mut child, TIMEOUT, &what);
-    Out {
-        code: exit_code(st),
-        stdout: std::fs::read_to_string(&out_path).unwrap(),
-        stderr: std::fs::read_to_string(&err_path).unwrap(),
-    }
-}
-
-fn exec(rt: &Runtime, args: &[&str]) -> Out {
-    exec_io(rt.cmd(args), None, None)
-}
 
 /// `create --bundle B ID`, asserting success.
 fn create(rt: &Runtime, b: &Bundle, id: &str) {
