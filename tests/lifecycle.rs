@@ -278,11 +278,12 @@ fn create_start_split_runs_the_program_only_on_start() {
     assert_eq!(status(&rt, &id), "created");
 
     rt.ok(&["start", &id]);
+    // The shell creates the file before it writes it: wait for the content.
     assert!(
-        wait_for(10.0, || rootfs.join("ran").exists()),
-        "the program did not run after start"
+        wait_for(10.0, || read(rootfs.join("ran")) == "ran\n"),
+        "the program did not run after start: {:?}",
+        read(rootfs.join("ran"))
     );
-    assert_eq!(read(&rootfs.join("ran")), "ran\n");
     let st = rt.state(&id);
     assert_eq!(st["status"], "running", "{st}");
     assert_eq!(
