@@ -280,9 +280,9 @@ fn create_start_split_runs_the_program_only_on_start() {
     rt.ok(&["start", &id]);
     // The shell creates the file before it writes it: wait for the content.
     assert!(
-        wait_for(10.0, || read(rootfs.join("ran")) == "ran\n"),
+        wait_for(10.0, || read(&rootfs.join("ran")) == "ran\n"),
         "the program did not run after start: {:?}",
-        read(rootfs.join("ran"))
+        read(&rootfs.join("ran"))
     );
     let st = rt.state(&id);
     assert_eq!(st["status"], "running", "{st}");
