@@ -28,18 +28,23 @@ pub struct CreateOpts {
 pub struct Created {
     pub dir: ContainerDir,
     pub container: Container,
+    /// The relay socket given to `create_with_console` was used: the pty
+    /// master is waiting on its other end.
+    pub relayed: bool,
 }
 
 pub fn create(store: &Store, o: &CreateOpts) -> Result<Created> {
     create_with_console(store, o, None)
 }
 
-/// `create`, with an already-connected console socket (foreground `run`
-/// relays the terminal itself).
+/// `create`, with a connected socket for relaying the terminal: used (and
+/// `Created::relayed` set) only when process.terminal is set and no
+/// `--console-socket` was given. Foreground `run` and the supervisor pass
+/// one, so the config is read once, here.
 pub fn create_with_console(
     store: &Store,
     o: &CreateOpts,
-    console: Option<OwnedFd>,
+    relay: Option<OwnedFd>,
 ) -> Result<Created> {
     crate::state::store::validate_id(&o.id)?;
     let bundle = absolute(&o.bundle)?;
@@ -51,14 +56,17 @@ pub fn create_with_console(
         preserve_fds: o.preserve_fds,
     };
     let plan = plan(&o.id, &spec, &opts)?;
-    check_console(
-        plan.process.terminal,
-        o.console_socket.is_some() || console.is_some(),
-    )?;
+    let console = relay.filter(|_| plan.process.terminal && o.console_socket.is_none());
+    let relayed = console.is_some();
+    check_console(plan.process.terminal, o.console_socket.is_some() || relayed)?;
     let mut cgroup = plan_cgroup(&spec, &o.id)?;
     let dir = store.create(&o.id)?;
     match create_in(&dir, o, &spec, &plan, console, &mut cgroup) {
-        Ok(container) => Ok(Created { dir, container }),
+        Ok(container) => Ok(Created {
+            dir,
+            container,
+            relayed,
+        }),
         Err(e) => {
             // The init is dead (spawn reaps it on failure): nothing holds the cgroup.
             let _ = cgroup.destroy();

@@ -29,10 +29,7 @@ pub fn delete(store: &Store, id: &str, force: bool) -> Result<()> {
     match dir.status(Some(&c)) {
         Status::Stopped => {}
         Status::Created => stop(&c)?,
-        s if force => {
-            let _ = s;
-            stop(&c)?
-        }
+        _ if force => stop(&c)?,
         s => {
             return Err(Error::State(format!(
                 "cannot delete container {id} that is not stopped: {s}"

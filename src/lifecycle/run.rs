@@ -26,15 +26,17 @@ pub fn run(store: &Store, o: &RunOpts) -> Result<i32> {
             .thread_block()
             .map_err(|e| Error::io("block signals", e))?;
     }
-    let (console_ours, console_theirs) =
-        if !o.detach && o.create.console_socket.is_none() && wants_terminal(&o.create) {
-            let (a, b) = std::os::unix::net::UnixStream::pair()
-                .map_err(|e| Error::io("console socket pair", e))?;
-            (Some(a), Some(OwnedFd::from(b)))
-        } else {
-            (None, None)
-        };
+    // In the foreground berth relays a terminal itself; create uses the
+    // pair only if the config asks for one.
+    let (console_ours, console_theirs) = if o.detach {
+        (None, None)
+    } else {
+        let (a, b) = std::os::unix::net::UnixStream::pair()
+            .map_err(|e| Error::io("console socket pair", e))?;
+        (Some(a), Some(OwnedFd::from(b)))
+    };
     let created = create_with_console(store, &o.create, console_theirs)?;
+    let console_ours = console_ours.filter(|_| created.relayed);
     let pid = created.container.pid;
     super::start::start_locked(&created.dir, &created.container)?;
     let id = created.container.id.clone();
@@ -54,13 +56,6 @@ pub fn run(store: &Store, o: &RunOpts) -> Result<i32> {
         }
     }
     Ok(code)
-}
-
-fn wants_terminal(o: &CreateOpts) -> bool {
-    crate::spec::load::load(&o.bundle)
-        .ok()
-        .and_then(|s| s.process().as_ref().and_then(|p| p.terminal()))
-        .unwrap_or(false)
 }
 
 pub(super) fn forwarded_signals() -> SigSet {

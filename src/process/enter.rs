@@ -5,12 +5,11 @@
 //! steps as the init. Same protocol as `spawn`, without hooks or fifo.
 
 use super::channel::{self, Channel};
-use super::init::{creds, exec, tty};
+use super::init::{creds, exec, namespaces, tty};
 use super::protocol::{ChildMsg, InitError, ParentMsg};
 use super::spawn::SpawnError;
 use crate::spec::exec_plan::ExecPlan;
 use crate::sys::clone::{fork_into, Forked};
-use nix::sched::{setns, CloneFlags};
 use nix::sys::signal::{kill, Signal};
 use nix::sys::wait::waitpid;
 use nix::unistd::Pid;
@@ -56,16 +55,8 @@ pub fn spawn_exec(
 
 fn child(plan: &ExecPlan, sync: Channel, console: Option<OwnedFd>) -> ! {
     crate::sys::misc::reset_signals();
-    match enter(plan, &sync, console) {
-        Ok(prog) => {
-            drop(sync);
-            exec::exec_now(&plan.process, &prog)
-        }
-        Err(e) => {
-            let _ = sync.send_to_parent(&ChildMsg::Failed(e));
-            std::process::exit(1)
-        }
-    }
+    let prepared = enter(plan, &sync, console);
+    exec::finish(prepared, sync, |prog| exec::exec_now(&plan.process, &prog))
 }
 
 fn enter(
@@ -73,26 +64,9 @@ fn enter(
     sync: &Channel,
     console: Option<OwnedFd>,
 ) -> Result<exec::Program, InitError> {
-    // CVE-2019-5736: until execve this process runs the berth binary inside
-    // the container; not dumpable, so container processes cannot open
-    // /proc/<pid>/exe (or ptrace it) to reach the host binary. The program
-    // itself is exec'd through the sealed trampoline (process::trampoline).
-    nix::sys::prctl::set_dumpable(false)
-        .map_err(|e| InitError::new("prctl(PR_SET_DUMPABLE)", e))?;
-    let trampoline = crate::process::trampoline::sealed().ok();
+    let trampoline = exec::shield()?;
     let host_pid = sync.wait_for_proceed()?;
-    // Open every namespace first: once in the container's mount namespace,
-    // /proc is the container's and the host pid in these paths is gone.
-    let mut files = Vec::new();
-    for (typ, path) in &plan.join {
-        let f = std::fs::File::open(path)
-            .map_err(|e| InitError::new(format!("open {}", path.display()), e))?;
-        files.push((*typ, path, f));
-    }
-    for (typ, path, f) in files {
-        setns(f, CloneFlags::from_bits_truncate(typ as i32))
-            .map_err(|e| InitError::new(format!("join {typ} namespace {}", path.display()), e))?;
-    }
+    namespaces::join_paths(&plan.join)?;
     nix::unistd::setsid().map_err(|e| InitError::new("setsid", e))?;
     if plan.process.terminal {
         tty::setup_exec(&plan.process, console)?;

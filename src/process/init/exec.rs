@@ -165,3 +165,32 @@ fn fail(step: &str, e: impl std::fmt::Display, code: i32) -> ! {
     eprintln!("berth: container init: {step}: {e}");
     std::process::exit(code)
 }
+
+/// CVE-2019-5736, the child's part: not dumpable until the final execve,
+/// so container processes cannot open /proc/<pid>/exe (the host binary)
+/// or ptrace it; and the sealed trampoline the program is exec'd through
+/// (made now, before seccomp or capability changes might forbid it).
+pub fn shield() -> Result<Option<OwnedFd>, InitError> {
+    nix::sys::prctl::set_dumpable(false)
+        .map_err(|e| InitError::new("prctl(PR_SET_DUMPABLE)", e))?;
+    Ok(crate::process::trampoline::sealed().ok())
+}
+
+/// The end of a child's set-up: exec the program, or report the failed
+/// step to the parent and exit 1.
+pub fn finish(
+    prepared: Result<Program, InitError>,
+    sync: super::super::channel::Channel,
+    exec: impl FnOnce(Program) -> std::convert::Infallible,
+) -> ! {
+    match prepared {
+        Ok(prog) => {
+            drop(sync);
+            match exec(prog) {}
+        }
+        Err(e) => {
+            let _ = sync.send_to_parent(&crate::process::protocol::ChildMsg::Failed(e));
+            std::process::exit(1)
+        }
+    }
+}

@@ -10,7 +10,7 @@ pub(crate) mod creds;
 mod devices;
 pub(crate) mod exec;
 mod mounts;
-mod namespaces;
+pub(crate) mod namespaces;
 mod pivot;
 pub(crate) mod tty;
 
@@ -39,16 +39,10 @@ pub fn run(plan: &InitPlan, fds: InitFds) -> ! {
         exec_fifo,
         console_socket,
     } = fds;
-    match prepare(plan, &sync, console_socket) {
-        Ok(prog) => {
-            drop(sync);
-            exec::wait_and_exec(plan, exec_fifo, prog)
-        }
-        Err(e) => {
-            let _ = sync.send_to_parent(&ChildMsg::Failed(e));
-            std::process::exit(1)
-        }
-    }
+    let prepared = prepare(plan, &sync, console_socket);
+    exec::finish(prepared, sync, |prog| {
+        exec::wait_and_exec(plan, exec_fifo, prog)
+    })
 }
 
 /// Everything up to `Ready`: namespaces, filesystem, credentials.
@@ -57,11 +51,7 @@ fn prepare(
     sync: &Channel,
     console_socket: Option<OwnedFd>,
 ) -> Result<exec::Program, InitError> {
-    // Not dumpable until the final execve: processes of the container must
-    // not open /proc/<pid>/exe (the host binary) of its init (CVE-2019-5736).
-    nix::sys::prctl::set_dumpable(false)
-        .map_err(|e| InitError::new("prctl(PR_SET_DUMPABLE)", e))?;
-    let trampoline = crate::process::trampoline::sealed().ok();
+    let trampoline = exec::shield()?;
     let host_pid = sync.wait_for_proceed()?;
     namespaces::join(&plan.namespaces)?;
     namespaces::become_root_in_userns(&plan.namespaces)?;

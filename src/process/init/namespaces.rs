@@ -4,15 +4,28 @@ use crate::process::protocol::InitError;
 use crate::spec::plan::{InitPlan, NamespacePlan};
 use nix::sched::{setns, unshare, CloneFlags};
 use nix::unistd::{setresgid, setresuid, Gid, Uid};
+use oci_spec::runtime::LinuxNamespaceType;
+use std::path::PathBuf;
 
 /// setns(2) into each namespace given by path; the user namespace first so
 /// the others are joined with its privileges.
 pub fn join(ns: &NamespacePlan) -> Result<(), InitError> {
-    for (typ, path) in &ns.join {
-        let step = || format!("join {typ} namespace {}", path.display());
-        let f = std::fs::File::open(path).map_err(|e| InitError::new(step(), e))?;
-        setns(f, CloneFlags::from_bits_truncate(*typ as i32))
-            .map_err(|e| InitError::new(step(), e))?;
+    join_paths(&ns.join)
+}
+
+/// Opens every namespace file first, then joins them in order: once in
+/// another mount namespace, paths such as /proc/<pid>/ns/net may name
+/// something else or nothing (runc's nsexec opens them all first too).
+pub fn join_paths(list: &[(LinuxNamespaceType, PathBuf)]) -> Result<(), InitError> {
+    let mut files = Vec::with_capacity(list.len());
+    for (typ, path) in list {
+        let f = std::fs::File::open(path)
+            .map_err(|e| InitError::new(format!("open {typ} namespace {}", path.display()), e))?;
+        files.push((*typ, path, f));
+    }
+    for (typ, path, f) in files {
+        setns(f, CloneFlags::from_bits_truncate(typ as i32))
+            .map_err(|e| InitError::new(format!("join {typ} namespace {}", path.display()), e))?;
     }
     Ok(())
 }
