@@ -57,17 +57,6 @@ fn pid_of(rt: &Runtime, id: &str) -> i32 {
     st["pid"].as_i64().unwrap_or_else(|| panic!("no pid: {st}")) as i32
 }
 
-fn status(rt: &Runtime, id: &str) -> String {
-    rt.state(id)["status"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string()
-}
-
-fn wait_status(rt: &Runtime, id: &str, want: &str) -> bool {
-    wait_for(10.0, || status(rt, id) == want)
-}
-
 /// Alive and not a zombie.
 fn alive(pid: i32) -> bool {
     let stat = read(format!("/proc/{pid}/stat"));

@@ -51,17 +51,6 @@ fn read(p: &Path) -> String {
     std::fs::read_to_string(p).unwrap_or_default()
 }
 
-fn status(rt: &Runtime, id: &str) -> String {
-    rt.state(id)["status"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string()
-}
-
-fn wait_status(rt: &Runtime, id: &str, want: &str) -> bool {
-    wait_for(10.0, || status(rt, id) == want)
-}
-
 /// The process state letter of /proc/PID/stat (None: no such pid).
 fn proc_state(pid: i32) -> Option<char> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;

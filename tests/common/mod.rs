@@ -338,3 +338,16 @@ pub fn exec_io(mut cmd: Command, stdin: Option<&[u8]>, stdout_to: Option<&Path>)
 pub fn exec(rt: &Runtime, args: &[&str]) -> Out {
     exec_io(rt.cmd(args), None, None)
 }
+
+/// The `status` field of `berth state ID`.
+pub fn status(rt: &Runtime, id: &str) -> String {
+    rt.state(id)["status"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// Waits up to 10 s for the container to reach `want`.
+pub fn wait_status(rt: &Runtime, id: &str, want: &str) -> bool {
+    wait_for(10.0, || status(rt, id) == want)
+}
