@@ -638,15 +638,32 @@ fn rm_f_removes_a_running_container() {
     let o = pm().run(&["container", "exists", &c.name]);
     assert_eq!(o.code, 1, "container still exists: {o:?}");
     assert!(wait_for(5.0, || !alive(pid)), "init {pid} survived rm -f");
-    let procs: Vec<i32> = all_pids()
+    // conmon writes the exit file, runs podman's cleanup command and only
+    // then exits: give it the time that takes on a loaded machine.
+    let gone = wait_for(15.0, || conmons_of(&id).is_empty());
+    let left: Vec<(i32, String)> = conmons_of(&id)
         .into_iter()
-        .filter(|p| {
-            std::fs::read_to_string(format!("/proc/{p}/cmdline")).is_ok_and(|c| {
-                c.split('\0').next().is_some_and(|a| a.ends_with("conmon")) && c.contains(&id)
-            })
+        .map(|p| {
+            (
+                p,
+                std::fs::read_to_string(format!("/proc/{p}/stat")).unwrap_or_default(),
+            )
         })
         .collect();
-    assert!(procs.is_empty(), "conmon left for {id}: {procs:?}");
+    assert!(gone, "conmon left for {id}: {left:?}");
+}
+
+/// Live conmon processes whose command line names container `id`.
+fn conmons_of(id: &str) -> Vec<i32> {
+    all_pids()
+        .into_iter()
+        .filter(|&p| alive(p))
+        .filter(|p| {
+            std::fs::read_to_string(format!("/proc/{p}/cmdline")).is_ok_and(|c| {
+                c.split('\0').next().is_some_and(|a| a.ends_with("conmon")) && c.contains(id)
+            })
+        })
+        .collect()
 }
 
 // ---------------------------------------------------------------------------
