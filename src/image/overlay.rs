@@ -7,7 +7,9 @@
 //!    `fsconfig(FSCONFIG_SET_STRING, "lowerdir+", path)` per layer (Linux
 //!    6.8), which has no total length limit and needs no escaping (each
 //!    value is capped at 256 bytes, so longer paths go as `/proc/self/fd/N`);
-//! 2. falls back, when fsopen or `lowerdir+` is missing (e.g. a 6.1 kernel),
+//! 2. falls back, when fsopen or `lowerdir+` is missing (6.5 to 6.7 refuse
+//!    the key; before 6.5 the legacy context takes it and the final create
+//!    fails with EINVAL and an empty log, as on Debian 12's 6.1 kernel),
 //!    to classic mount(2): plain paths when they fit in a page, otherwise
 //!    each layer opened as an `O_PATH` fd and named `/proc/self/fd/N`
 //!    (~18 bytes a layer, so 200+ layers fit). overlayfs resolves the magic
@@ -177,11 +179,18 @@ fn mount_new_api(
     let _fds = configure(&fs, lowers, rw, target)?;
     mount_api::fsconfig_create(fs.as_fd()).map_err(|source| {
         let log = kernel_log(&fs);
+        // Before 6.5 overlayfs has no fs_context parser: the kernel's
+        // legacy context takes any key, `lowerdir+` included, and only the
+        // final option string is refused, with EINVAL and nothing logged.
+        if source.raw_os_error() == Some(libc::EINVAL) && log.is_empty() {
+            return NewApi::Unsupported;
+        }
         OverlayError::Create {
             target: target.into(),
             source,
             log,
         }
+        .into()
     })?;
     let mnt = mount_api::fsmount(fs.as_fd()).map_err(|source| OverlayError::Fsmount {
         target: target.into(),
