@@ -122,19 +122,6 @@ fn bounding(b: &Bundle) -> Vec<String> {
 // Docker / containers-common profile format -> OCI linux.seccomp
 // ---------------------------------------------------------------------------
 
-/// (major, minor) of the running kernel.
-fn kernel_version() -> (u32, u32) {
-    parse_version(&std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap())
-}
-
-fn parse_version(s: &str) -> (u32, u32) {
-    let mut it = s
-        .trim()
-        .split(|c: char| !c.is_ascii_digit())
-        .map(|n| n.parse().unwrap_or(0));
-    (it.next().unwrap_or(0), it.next().unwrap_or(0))
-}
-
 fn strings(v: &Value) -> Vec<String> {
     v.as_array()
         .map(|a| {
@@ -145,81 +132,18 @@ fn strings(v: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// Converts a Docker-format profile (`archMap`, per-rule `includes` and
-/// `excludes` by arch, caps and minKernel) into an OCI `linux.seccomp`
-/// object for a container whose bounding set is `caps`, as moby's
-/// `profiles/seccomp.setupSeccomp` and containers/common's
-/// `pkg/seccomp.setupSeccomp` do:
-/// - architectures: the archMap entry of the native arch, plus its
-///   subArchitectures;
-/// - a rule is dropped if `excludes` names the arch (Go's GOARCH name),
-///   a cap the container has, or a minKernel the kernel reaches;
-/// - a rule is kept only if `includes` names the arch (when it lists any),
-///   every cap it lists is in the container's bounding set, and the kernel
-///   is at least its minKernel;
-/// - names, action, errnoRet and args are copied; the rest (comments,
-///   Docker-only fields such as `defaultErrno`) is dropped.
+/// A Docker-format profile (`archMap`, per-rule `includes`/`excludes`)
+/// resolved for a container whose bounding set is `caps`, with berth's
+/// converter (`berth::seccomp::docker`, the one `container run` uses), as
+/// moby's `profiles/seccomp.setupSeccomp` and containers/common do.
 fn convert(profile: &Value, caps: &[String]) -> Value {
-    let (goarch, native) = match std::env::consts::ARCH {
-        "x86_64" => ("amd64", "SCMP_ARCH_X86_64"),
-        "aarch64" => ("arm64", "SCMP_ARCH_AARCH64"),
-        a => panic!("no GOARCH name for {a}"),
-    };
-    let kernel = kernel_version();
-    let mut architectures: Vec<String> = Vec::new();
-    for m in profile["archMap"].as_array().into_iter().flatten() {
-        if m["architecture"] == native {
-            architectures.push(native.to_string());
-            architectures.extend(strings(&m["subArchitectures"]));
-        }
-    }
-    let has = |c: &String| caps.contains(c);
-    let mut syscalls = Vec::new();
-    for s in profile["syscalls"].as_array().expect("syscalls") {
-        let (inc, exc) = (&s["includes"], &s["excludes"]);
-        if strings(&exc["arches"]).iter().any(|a| a == goarch)
-            || strings(&exc["caps"]).iter().any(has)
-            || exc["minKernel"]
-                .as_str()
-                .is_some_and(|k| kernel >= parse_version(k))
-        {
-            continue;
-        }
-        let arches = strings(&inc["arches"]);
-        if (!arches.is_empty() && !arches.iter().any(|a| a == goarch))
-            || !strings(&inc["caps"]).iter().all(has)
-            || inc["minKernel"]
-                .as_str()
-                .is_some_and(|k| kernel < parse_version(k))
-        {
-            continue;
-        }
-        let mut rule = json!({"names": s["names"], "action": s["action"]});
-        if s["errnoRet"].is_u64() {
-            rule["errnoRet"] = s["errnoRet"].clone();
-        }
-        if s["args"].as_array().is_some_and(|a| !a.is_empty()) {
-            rule["args"] = s["args"].clone();
-        }
-        syscalls.push(rule);
-    }
-    let mut out = json!({
-        "defaultAction": profile["defaultAction"],
-        "architectures": architectures,
-        "syscalls": syscalls,
-    });
-    if profile["defaultErrnoRet"].is_u64() {
-        out["defaultErrnoRet"] = profile["defaultErrnoRet"].clone();
-    }
-    out
+    berth::seccomp::docker::for_host(profile, caps).expect("profile converts")
 }
 
 /// Docker's default profile: moby/moby `profiles/seccomp/default.json`,
-/// committed verbatim in tests/fixtures/seccomp (see the README there).
+/// committed verbatim as src/seccomp/docker-default.json.
 fn docker_profile() -> Value {
-    let p =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/seccomp/docker-default.json");
-    serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).expect("docker profile is JSON")
+    serde_json::from_str(berth::seccomp::docker::DOCKER_DEFAULT).expect("docker profile is JSON")
 }
 
 /// podman's profile, from containers-common (Debian package
@@ -239,8 +163,8 @@ fn podman_profile() -> Value {
 
 #[test]
 fn converter_follows_includes_and_excludes() {
-    // A check of the test's own converter, so the profile tests below rest
-    // on something known.
+    // A check of the converter on the real profile and host, so the
+    // profile tests below rest on something known.
     let caps: Vec<String> = DEFAULT_CAPS.iter().map(|c| c.to_string()).collect();
     let d = convert(&docker_profile(), &caps);
     assert_eq!(d["defaultAction"], "SCMP_ACT_ERRNO");

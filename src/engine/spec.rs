@@ -31,10 +31,6 @@ pub struct RunConfig {
     pub interactive: bool,
 }
 
-/// The engine's default seccomp profile: the syscalls Docker's default
-/// profile denies to a container with the default capabilities.
-const DEFAULT_SECCOMP: &str = include_str!("default-seccomp.json");
-
 fn bad(msg: String) -> EngineError {
     EngineError::Msg(msg)
 }
@@ -196,7 +192,12 @@ fn resources(spec: &mut Value, cfg: &RunConfig) -> Result<()> {
     Ok(())
 }
 
+/// The container's seccomp profile: Docker's default, or the file given
+/// (OCI or Docker format), resolved for its bounding capabilities as
+/// Docker does (CAP_SYS_ADMIN unlocks mount, setns and namespace flags of
+/// clone; CAP_SYS_PTRACE process_vm_*, ...). Call after `caps`.
 fn seccomp(spec: &mut Value, choice: Option<&str>) -> Result<()> {
+    use crate::seccomp::docker;
     let profile: Value = match choice {
         Some("unconfined") => return Ok(()),
         Some(file) => {
@@ -204,7 +205,21 @@ fn seccomp(spec: &mut Value, choice: Option<&str>) -> Result<()> {
                 .map_err(|e| bad(format!("seccomp profile {file}: {e}")))?;
             serde_json::from_str(&text).map_err(|e| bad(format!("seccomp profile {file}: {e}")))?
         }
-        None => serde_json::from_str(DEFAULT_SECCOMP).expect("built-in profile parses"),
+        None => serde_json::from_str(docker::DOCKER_DEFAULT).expect("built-in profile parses"),
+    };
+    let profile = if docker::is_docker_format(&profile) {
+        let caps: Vec<String> = spec["process"]["capabilities"]["bounding"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|c| c.as_str().map(String::from))
+            .collect();
+        docker::for_host(&profile, &caps).map_err(|e| {
+            let file = choice.unwrap_or("(default)");
+            bad(format!("seccomp profile {file}: {e}"))
+        })?
+    } else {
+        profile
     };
     spec["linux"]["seccomp"] = profile;
     Ok(())
@@ -267,6 +282,41 @@ mod tests {
         for bad in ["", "a/b", "..", ".hidden", "x y"] {
             assert!(!valid_volume_name(bad), "{bad}");
         }
+    }
+
+    fn allowed(spec: &Value) -> Vec<String> {
+        spec["linux"]["seccomp"]["syscalls"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["action"] == "SCMP_ACT_ALLOW" && r.get("args").is_none())
+            .flat_map(|r| r["names"].as_array().unwrap().clone())
+            .map(|n| n.as_str().unwrap().to_string())
+            .collect()
+    }
+
+    #[test]
+    fn default_seccomp_is_dockers_allowlist_for_the_final_caps() {
+        let run = |cfg: RunConfig| {
+            let mut spec = crate::image::spec::default_spec();
+            apply(&mut spec, &cfg, Path::new("/nonexistent")).unwrap();
+            spec
+        };
+        let plain = run(RunConfig::default());
+        assert_eq!(plain["linux"]["seccomp"]["defaultAction"], "SCMP_ACT_ERRNO");
+        assert!(plain["linux"]["seccomp"].get("archMap").is_none());
+        let a = allowed(&plain);
+        assert!(a.contains(&"read".into()) && !a.contains(&"mount".into()));
+        let admin = run(RunConfig {
+            cap_add: vec!["SYS_ADMIN".into()],
+            ..Default::default()
+        });
+        assert!(allowed(&admin).contains(&"mount".into()));
+        let none = run(RunConfig {
+            seccomp: Some("unconfined".into()),
+            ..Default::default()
+        });
+        assert!(none["linux"]["seccomp"].is_null());
     }
 
     #[test]

@@ -2,6 +2,8 @@
 //! parent (multi-arch, per-rule actions, argument conditions, libseccomp's
 //! compact filter). The child only loads the bytes (`sys::seccomp`).
 
+pub mod docker;
+
 use libseccomp::{
     ScmpAction, ScmpArch, ScmpArgCompare, ScmpCompareOp, ScmpFilterContext, ScmpSyscall,
 };
