@@ -266,6 +266,31 @@ impl Engine {
         self.cmd(&a)
     }
 
+    /// Where container `id`'s overlay rootfs is mounted.
+    fn rootfs(&self, id: &str) -> PathBuf {
+        self.img_root()
+            .join("containers")
+            .join(id)
+            .join("bundle/rootfs")
+    }
+
+    /// Is container `id`'s rootfs mounted, as the host (this test process,
+    /// in the mount namespace berth was started from) sees it?
+    fn rootfs_mounted(&self, id: &str) -> bool {
+        mountinfo_line(&self.rootfs(id)).is_some()
+    }
+
+    /// Waits until `name`'s status starts with `status` and no supervisor
+    /// is recorded (it clears itself last, after unmounting the rootfs).
+    fn wait_stopped(&self, name: &str, status: &str) {
+        assert!(
+            wait_for(20.0, || self.status(name).starts_with(status)
+                && self.supervisor_pid(name).is_none()),
+            "{name} did not stop with {status:?}: {:?}",
+            self.row(name)
+        );
+    }
+
     /// Mount points under this engine's dirs, from /proc/self/mountinfo.
     fn mounts(&self) -> Vec<String> {
         mounts_under(&[self.img.path(), self.run.path()])
@@ -1043,6 +1068,65 @@ fn t4_rm_running_needs_force_and_cleans_up() {
     e.assert_empty("after rm -f");
 }
 
+#[test]
+fn t4_exited_container_unmounts_rootfs_and_start_mounts_it_again() {
+    let e = Engine::new();
+    let n = unique("um");
+    let id = e.detach(
+        &n,
+        &["--restart", "no"],
+        &["sh", "-c", "echo ran >> /ran; cat /ran; exit 1"],
+    );
+    e.wait_stopped(&n, "Exited (1)");
+    assert!(
+        !e.rootfs_mounted(&id),
+        "rootfs of exited {n} still mounted: {:?}",
+        mountinfo_line(&e.rootfs(&id))
+    );
+    let dir = e.img_root().join("containers").join(&id);
+    assert!(dir.join("upper").is_dir(), "upper/ kept after unmount");
+    assert!(dir.join("work").is_dir(), "work/ kept after unmount");
+
+    e.ok(&["start", &n]);
+    e.wait_stopped(&n, "Exited (1)");
+    assert_eq!(
+        e.logs(&[&n]).stdout,
+        "ran\nran\nran\n",
+        "the second run sees the first one's writes"
+    );
+    assert!(!e.rootfs_mounted(&id), "rootfs mounted after the 2nd exit");
+
+    // While it runs, the rootfs is mounted (the check above is not vacuous).
+    let p = unique("um-up");
+    let pid = e.detach(&p, &[], &["probe", "pause"]);
+    assert!(e.rootfs_mounted(&pid), "rootfs of running {p} not mounted");
+    e.ok(&["stop", "-t", "1", &p]);
+    assert!(!e.rootfs_mounted(&pid), "rootfs mounted after stop");
+
+    e.ok(&["rm", &n, &p]);
+    e.assert_empty("after rm of stopped containers");
+}
+
+#[test]
+fn t4_foreground_run_unmounts_rootfs() {
+    let e = Engine::new();
+    let n = unique("fg");
+    let o = e.cmd(&["run", "--name", &n, IMG, "sh", "-c", "echo fg; exit 4"]);
+    assert_run(&o, 4, "fg\n");
+    let id = e.row(&n)["id"].as_str().expect("id").to_string();
+    assert!(e.status(&n).starts_with("Exited (4)"), "{:?}", e.row(&n));
+    assert!(
+        !e.rootfs_mounted(&id),
+        "rootfs mounted after a foreground run"
+    );
+    e.ok(&["start", &n]);
+    e.wait_stopped(&n, "Exited (4)");
+    assert_eq!(e.logs(&[&n]).stdout, "fg\n", "start runs it again");
+    assert!(!e.rootfs_mounted(&id), "rootfs mounted after start + exit");
+    e.ok(&["rm", &n]);
+    e.assert_empty("after rm of a foreground container");
+}
+
 // ---------------------------------------------------------------------------
 // 5. Restart policies
 // ---------------------------------------------------------------------------
@@ -1071,6 +1155,57 @@ fn t5_on_failure_max_retries() {
         r["status"].as_str().unwrap_or("").starts_with("Exited (1)"),
         "{r}"
     );
+}
+
+#[test]
+fn t5_on_failure_final_exit_unmounts_rootfs() {
+    let e = Engine::new();
+    let n = unique("ofu");
+    let id = e.detach(
+        &n,
+        &["--restart", "on-failure:2"],
+        &["sh", "-c", "echo try; exit 1"],
+    );
+    e.wait_stopped(&n, "Exited (1)");
+    assert_eq!(e.restarts(&n), 2, "{:?}", e.row(&n));
+    assert_eq!(e.logs(&[&n]).stdout, "try\ntry\ntry\n");
+    assert!(
+        !e.rootfs_mounted(&id),
+        "rootfs mounted after the last retry: {:?}",
+        mountinfo_line(&e.rootfs(&id))
+    );
+    e.ok(&["rm", &n]);
+    e.assert_empty("after rm");
+}
+
+#[test]
+fn t5_killed_supervisor_leaves_rootfs_to_stop_and_rm() {
+    let e = Engine::new();
+    // Supervisor and init killed: nobody unmounted; rm (no -f) does.
+    let a = unique("ksa");
+    let ida = e.detach(&a, &[], &["probe", "pause"]);
+    let sup = e.supervisor_pid(&a).expect("supervisor pid");
+    let init = e.init_pid(&ida).expect("init pid");
+    kill9(sup);
+    assert!(wait_for(5.0, || !alive(sup)));
+    kill9(init);
+    assert!(wait_for(5.0, || !alive(init)));
+    assert!(e.rootfs_mounted(&ida), "killed before it could unmount");
+    e.ok(&["rm", &a]);
+
+    // Supervisor killed, init running: stop unmounts, start mounts again.
+    let b = unique("ksb");
+    let idb = e.detach(&b, &[], &["probe", "pause"]);
+    let sup = e.supervisor_pid(&b).expect("supervisor pid");
+    kill9(sup);
+    assert!(wait_for(5.0, || !alive(sup)));
+    e.ok(&["stop", "-t", "1", &b]);
+    assert!(!e.rootfs_mounted(&idb), "rootfs mounted after stop");
+    e.ok(&["start", &b]);
+    assert!(e.status(&b).starts_with("Up"), "{:?}", e.row(&b));
+    assert!(e.rootfs_mounted(&idb), "start mounts the rootfs again");
+    e.ok(&["rm", "-f", &b]);
+    e.assert_empty("after rm of containers whose supervisor was killed");
 }
 
 #[test]
@@ -1149,7 +1284,7 @@ fn t5_killed_supervisor_then_rm_f() {
 fn t5_stop_during_backoff() {
     let e = Engine::new();
     let n = unique("bo");
-    e.detach(&n, &["--restart", "always"], &["sh", "-c", "exit 1"]);
+    let id = e.detach(&n, &["--restart", "always"], &["sh", "-c", "exit 1"]);
     // After 4 quick failures the next backoff is 1.6 s: it is mostly waiting.
     assert!(wait_for(20.0, || e.restarts(&n) >= 4), "{:?}", e.row(&n));
     assert!(
@@ -1157,13 +1292,16 @@ fn t5_stop_during_backoff() {
         "{:?}",
         e.row(&n)
     );
+    assert!(e.rootfs_mounted(&id), "rootfs unmounted during backoff");
     let o = e.cmd(&["stop", &n]);
     assert!(o.ok(), "{o:?}");
+    assert!(!e.rootfs_mounted(&id), "rootfs mounted after stop");
     let r = e.restarts(&n);
     std::thread::sleep(Duration::from_secs(4));
     assert_eq!(e.restarts(&n), r, "restarted after stop: {:?}", e.row(&n));
     assert!(e.status(&n).starts_with("Exited"), "{:?}", e.row(&n));
     assert_eq!(e.supervisor_pid(&n), None, "supervisor still recorded");
+    assert!(!e.rootfs_mounted(&id), "rootfs mounted again after stop");
 }
 
 // ---------------------------------------------------------------------------

@@ -43,15 +43,6 @@ pub fn image_name(store: &Store, image: &str) -> Result<String> {
         .map_err(|_| EngineError::Msg(format!("no such image: {image}")))
 }
 
-/// Lower dirs, top-most first, as overlayfs wants them.
-pub fn lowers(store: &Store, rec: &ImageRecord) -> Vec<PathBuf> {
-    rec.layers
-        .iter()
-        .rev()
-        .map(|l| store.layer_path(&l.diff_id))
-        .collect()
-}
-
 pub fn rootfs(e: &Engine, id: &str) -> PathBuf {
     e.dir(id).join("bundle/rootfs")
 }
@@ -67,22 +58,22 @@ fn is_mounted(target: &Path) -> bool {
     }
 }
 
-/// Mounts the container's overlay rootfs unless it already is.
+/// Mounts the container's overlay rootfs unless it already is: at create,
+/// and at every start of a stopped container (its rootfs is unmounted when
+/// it stops; `upper/` and `work/` are kept).
 pub fn ensure_rootfs(e: &Engine, r: &Record) -> Result<()> {
     let target = rootfs(e, &r.id);
     if is_mounted(&target) {
         return Ok(());
     }
     let store = Store::open(&e.image_root).map_err(msg)?;
-    let (_, rec) = store.resolve(&r.image).map_err(|_| {
-        EngineError::Msg(format!("image {} of container {} is gone", r.image, r.name))
-    })?;
+    let lowers = record_lowers(&store, r)?;
     let dir = e.dir(&r.id);
     for d in [dir.join("upper"), dir.join("work"), target.clone()] {
         std::fs::create_dir_all(&d).map_err(|err| io("create", &d, err))?;
     }
     crate::image::overlay::mount_overlay(
-        &lowers(&store, &rec),
+        &lowers,
         Some(&dir.join("upper")),
         Some(&dir.join("work")),
         &target,
@@ -90,11 +81,34 @@ pub fn ensure_rootfs(e: &Engine, r: &Record) -> Result<()> {
     .map_err(msg)
 }
 
-pub fn release_rootfs(e: &Engine, id: &str) {
+/// The layers the container was created from, top-most first: its image
+/// name may since have been removed or pointed at another image (prune
+/// keeps layers that records list).
+fn record_lowers(store: &Store, r: &Record) -> Result<Vec<PathBuf>> {
+    let gone = |l: &str| EngineError::Msg(format!("layer {l} of container {} is gone", r.name));
+    r.layers
+        .iter()
+        .rev()
+        .map(|hex| {
+            let p = store.layer_dir().join(hex);
+            let valid = hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit());
+            if valid && p.is_dir() {
+                Ok(p)
+            } else {
+                Err(gone(hex))
+            }
+        })
+        .collect()
+}
+
+/// Unmounts the container's overlay rootfs if it is mounted; its writable
+/// layer stays.
+pub fn release_rootfs(e: &Engine, id: &str) -> Result<()> {
     let target = rootfs(e, id);
     if is_mounted(&target) {
-        let _ = crate::image::overlay::unmount(&target);
+        crate::image::overlay::unmount(&target).map_err(msg)?;
     }
+    Ok(())
 }
 
 /// Creates the container; on failure nothing is left.
@@ -129,7 +143,7 @@ pub fn create(e: &Engine, req: &RunRequest) -> Result<Record> {
         .and_then(|_| ensure_rootfs(e, &record))
         .and_then(|_| write_config(e, &store, &img, &record, req));
     if let Err(err) = made {
-        release_rootfs(e, &id);
+        let _ = release_rootfs(e, &id);
         let _ = std::fs::remove_dir_all(&dir);
         return Err(err);
     }

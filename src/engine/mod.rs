@@ -2,10 +2,12 @@
 //!
 //! Each container lives in `<image-root>/containers/<id>/`: `record.json`
 //! (what was asked and what happened), `bundle/` (config.json and the
-//! overlay rootfs), `upper/` + `work/` (its writable layer, kept across
-//! restarts until `rm`) and `container.log`. A per-container supervisor
-//! process, forked at `run -d` / `start`, is the parent of the container's
-//! init: it reaps it, logs its output and applies the restart policy.
+//! overlay rootfs, mounted while the container runs or waits to be
+//! restarted, unmounted once it has stopped), `upper/` + `work/` (its
+//! writable layer, kept across restarts until `rm`) and `container.log`.
+//! A per-container supervisor process, forked at `run -d` / `start`, is
+//! the parent of the container's init: it reaps it, logs its output and
+//! applies the restart policy.
 
 pub mod create;
 pub mod ops;

@@ -85,13 +85,15 @@ pub fn stop(e: &Engine, key: &str, timeout: Option<u64>) -> Result<Record> {
         kill_supervisor(&r);
     }
     let _ = crate::lifecycle::delete::delete(&rt, &r.id, true);
+    // Normally the supervisor has unmounted the rootfs; not if it was gone.
     e.update(&r.id, |x| {
         if x.state.phase != Phase::Exited {
             x.state.phase = Phase::Exited;
             x.state.finished_epoch = Some(now_epoch());
         }
         x.state.supervisor = None;
-    })?;
+        super::create::release_rootfs(e, &x.id)
+    })??;
     e.load(&r.id)
 }
 
@@ -151,8 +153,10 @@ pub fn rm(e: &Engine, key: &str, force: bool) -> Result<()> {
     remove_files(e, &r.id)
 }
 
+/// Unmounts the rootfs (mounted or not: a supervisor killed before it
+/// could unmount leaves it mounted) and removes the container's dir.
 pub fn remove_files(e: &Engine, id: &str) -> Result<()> {
-    super::create::release_rootfs(e, id);
+    super::create::release_rootfs(e, id)?;
     let dir = e.dir(id);
     std::fs::remove_dir_all(&dir).map_err(|err| super::io("remove", &dir, err))
 }
@@ -204,15 +208,25 @@ pub fn run_foreground(e: &Engine, r: &Record, interactive: bool) -> Result<i32> 
     };
     let res = crate::lifecycle::run::run(&e.runtime(), &opts);
     let code = res.as_ref().map_or(None, |c| Some(*c));
-    let _ = e.update(&r.id, |x| {
+    // Stopped: unmount the rootfs, as the supervisor does (`start` mounts
+    // it again), unless a failure left the init running.
+    let unmounted = e.update(&r.id, |x| {
         x.state.phase = Phase::Exited;
         x.state.exit_code = code.or(Some(125));
         x.state.finished_epoch = Some(now_epoch());
         x.state.finished_at = Some(crate::timefmt::now_rfc3339());
         x.state.supervisor = None;
+        if init_alive(e, x) {
+            Ok(())
+        } else {
+            super::create::release_rootfs(e, &x.id)
+        }
     });
     if r.auto_remove {
         let _ = remove_files(e, &r.id);
+    } else if let Ok(Err(err)) = unmounted {
+        // The exit code stays the container's; `rm` unmounts it later.
+        eprintln!("berth: {err}");
     }
     Ok(res?)
 }

@@ -5,7 +5,7 @@
 
 use super::logfile::{LogFile, Stream};
 use super::policy::{decide, Decision, Outcome};
-use crate::engine::record::{now_epoch, Phase};
+use crate::engine::record::{now_epoch, Phase, Record};
 use crate::engine::{Engine, EngineError};
 use crate::lifecycle::create::{create_with_console, CreateOpts};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
@@ -62,12 +62,11 @@ pub fn supervise(e: &Engine, id: &str, mut report: Option<std::fs::File>) -> i32
         let (pid, outputs) = match start_once(e, id, me) {
             Ok(x) => x,
             Err(err) => {
-                let _ = e.update(id, |r| {
+                let _ = log.write(Stream::Stderr, format!("berth: {err}\n").as_bytes());
+                retire(e, id, &mut log, |r| {
                     r.state.phase = Phase::Exited;
                     r.state.exit_code = Some(125);
-                    r.state.supervisor = None;
                 });
-                let _ = log.write(Stream::Stderr, format!("berth: {err}\n").as_bytes());
                 return fail_report(&mut report, &err.to_string());
             }
         };
@@ -102,8 +101,7 @@ pub fn supervise(e: &Engine, id: &str, mut report: Option<std::fs::File>) -> i32
             }
         }
     }
-    let _ = e.update(id, |r| {
-        r.state.supervisor = None;
+    retire(e, id, &mut log, |r| {
         if r.state.phase == Phase::Restarting {
             r.state.phase = Phase::Exited;
         }
@@ -112,6 +110,30 @@ pub fn supervise(e: &Engine, id: &str, mut report: Option<std::fs::File>) -> i32
         let _ = crate::engine::ops::remove_files(e, id);
     }
     0
+}
+
+/// The container will not run again under this supervisor: applies `f`
+/// to the record, clears the supervisor and unmounts the overlay rootfs,
+/// as docker and podman do for a stopped container (`upper/` and `work/`
+/// stay; `start` mounts it again). The unmount happens under the record's
+/// lock before the record says no supervisor, so a `start` that finds none
+/// also finds the rootfs unmounted. The overlay was mounted by the berth
+/// CLI (or by this process) in the mount namespace this supervisor still
+/// shares, the one the host sees; the init's own namespace, which held a
+/// copy of it, is gone once the init is reaped. An init left behind by a
+/// failed start keeps it mounted until `rm`.
+fn retire(e: &Engine, id: &str, log: &mut LogFile, f: impl FnOnce(&mut Record)) {
+    let unmounted = e.update(id, |r| {
+        f(r);
+        r.state.supervisor = None;
+        if crate::engine::ops::init_alive(e, r) {
+            return Ok(());
+        }
+        crate::engine::create::release_rootfs(e, id)
+    });
+    if let Ok(Err(err)) = unmounted {
+        let _ = log.write(Stream::Stderr, format!("berth: {err}\n").as_bytes());
+    }
 }
 
 fn fail_report(report: &mut Option<std::fs::File>, msg: &str) -> i32 {
