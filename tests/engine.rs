@@ -663,7 +663,9 @@ fn t1_cap_drop_all() {
 #[test]
 fn t1_seccomp_default_and_unconfined() {
     let e = Engine::new();
-    // default-seccomp.json denies keyctl and ptrace with EPERM; getpid is allowed.
+    // Docker's default profile, for the default caps: keyctl and unshare
+    // are not on its allowlist (EPERM); ptrace is (kernel >= 4.8), and so
+    // is getpid. --cap-add SYS_ADMIN brings unshare back, as in Docker.
     let sys = |flags: &[&str], name: &str| e.run_rm(flags, &["probe", "syscall", name]).stdout;
     assert_eq!(
         sys(&[], "keyctl"),
@@ -671,9 +673,19 @@ fn t1_seccomp_default_and_unconfined() {
         "default profile blocks keyctl"
     );
     assert_eq!(
-        sys(&[], "ptrace"),
+        sys(&[], "unshare"),
         "error: EPERM\n",
-        "default profile blocks ptrace"
+        "default profile blocks unshare"
+    );
+    assert_eq!(
+        sys(&[], "ptrace"),
+        "error: ESRCH\n",
+        "default profile lets ptrace reach the kernel"
+    );
+    assert_eq!(
+        sys(&["--cap-add", "SYS_ADMIN"], "unshare"),
+        "ok\n",
+        "CAP_SYS_ADMIN unlocks unshare"
     );
     assert_eq!(sys(&[], "getpid"), "ok\n", "default profile allows getpid");
     let un = ["--security-opt", "seccomp=unconfined"];
