@@ -707,6 +707,50 @@ fn t1_seccomp_default_and_unconfined() {
 }
 
 #[test]
+fn t1_seccomp_file_in_docker_format_is_resolved_for_the_caps() {
+    // A profile in Docker's format (archMap, excludes by capability), as
+    // `docker run --security-opt seccomp=FILE` takes.
+    let e = Engine::new();
+    let dir = TempDir::new("eng-sc");
+    let file = dir.path().join("profile.json");
+    let native = match std::env::consts::ARCH {
+        "x86_64" => "SCMP_ARCH_X86_64",
+        "aarch64" => "SCMP_ARCH_AARCH64",
+        a => panic!("no seccomp architecture name for {a}"),
+    };
+    let profile = serde_json::json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "archMap": [{"architecture": native, "subArchitectures": []}],
+        "syscalls": [{"names": ["getpid"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38,
+                      "excludes": {"caps": ["CAP_SYS_ADMIN"]}}]
+    });
+    std::fs::write(&file, profile.to_string()).unwrap();
+    let opt = format!("seccomp={}", file.display());
+    let sys = |flags: &[&str]| {
+        let mut f = vec!["--security-opt", &opt];
+        f.extend_from_slice(flags);
+        e.run_rm(&f, &["probe", "syscall", "getpid"]).stdout
+    };
+    assert_eq!(sys(&[]), "error: ENOSYS\n", "the rule applies by default");
+    assert_eq!(
+        sys(&["--cap-add", "SYS_ADMIN"]),
+        "ok\n",
+        "excluded for a container with CAP_SYS_ADMIN"
+    );
+    std::fs::write(
+        &file,
+        r#"{"defaultAction": "SCMP_ACT_ALLOW", "archMap": [], "architectures": ["SCMP_ARCH_X86"]}"#,
+    )
+    .unwrap();
+    let o = e.run_rm(&["--security-opt", &opt], &["true"]);
+    assert_eq!(o.code, 125, "{o:?}");
+    assert!(
+        o.stderr.contains("either architectures or archMap") && o.stderr.lines().count() == 1,
+        "{o:?}"
+    );
+}
+
+#[test]
 fn t1_label_in_inspect() {
     let e = Engine::new();
     let name = unique("lab");
