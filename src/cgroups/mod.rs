@@ -190,10 +190,27 @@ impl Cgroup {
 
     /// Moves `pid` into every hierarchy's directory.
     pub fn add(&self, pid: i32) -> Result<(), CgroupError> {
-        for d in &self.dirs {
+        self.add_to_v1(pid, true)
+    }
+
+    /// Moves `pid` into every v1 directory, and the v2 one if `also_v2`.
+    pub fn add_to_v1(&self, pid: i32, also_v2: bool) -> Result<(), CgroupError> {
+        for d in self.dirs.iter().filter(|d| also_v2 || !d.v2) {
             write_file(&d.path.join("cgroup.procs"), &pid.to_string())?;
         }
         Ok(())
+    }
+
+    /// The v2 directory opened for CLONE_INTO_CGROUP, when there is one.
+    pub fn open_v2(&self) -> Option<std::os::fd::OwnedFd> {
+        use std::os::unix::fs::OpenOptionsExt;
+        let d = self.v2_dir()?;
+        std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_DIRECTORY)
+            .open(&d.path)
+            .ok()
+            .map(Into::into)
     }
 
     /// Pids in the container's cgroup (from the first directory that has

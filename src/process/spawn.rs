@@ -28,12 +28,18 @@ pub enum SpawnError {
 pub struct SpawnFds {
     pub exec_fifo: OwnedFd,
     pub console_socket: Option<OwnedFd>,
+    /// The container's cgroup v2 directory: the init is born in it
+    /// (CLONE_INTO_CGROUP), so no pid is ever written to its cgroup.procs.
+    /// A migration by write takes the kernel's cgroup threadgroup lock for
+    /// writing, which can wait for an RCU grace period (milliseconds).
+    pub cgroup_v2: Option<OwnedFd>,
 }
 
 /// Parent-side steps, each called with the child's host pid.
 pub struct ParentSteps<'a> {
-    /// Before the child proceeds: move it into its cgroup.
-    pub place: &'a mut dyn FnMut(i32) -> Result<(), String>,
+    /// Before the child proceeds: move it into its cgroup. The flag says
+    /// it was born in the v2 directory already.
+    pub place: &'a mut dyn FnMut(i32, bool) -> Result<(), String>,
     /// When the child asks: run the prestart and createRuntime hooks.
     pub hooks: &'a mut dyn FnMut(i32) -> Result<(), String>,
     /// When the child is ready: apply the cgroup limits.
@@ -46,9 +52,9 @@ pub fn spawn(plan: &InitPlan, fds: SpawnFds, steps: ParentSteps<'_>) -> Result<i
     prepare_parent_namespaces(&plan.namespaces)?;
     let (parent_end, child_end) =
         channel::pair().map_err(|e| SpawnError::Parent(format!("create sync socket: {e}")))?;
-    let pid = match fork_into(plan.namespaces.clone_flags, None) {
+    let (pid, born_in_v2) = match fork_init(plan.namespaces.clone_flags, &fds) {
         Err(e) => return Err(SpawnError::Parent(format!("clone container init: {e}"))),
-        Ok(Forked::Child) => {
+        Ok((Forked::Child, _)) => {
             drop(parent_end);
             init::run(
                 plan,
@@ -59,17 +65,31 @@ pub fn spawn(plan: &InitPlan, fds: SpawnFds, steps: ParentSteps<'_>) -> Result<i
                 },
             )
         }
-        Ok(Forked::Parent(pid)) => pid,
+        Ok((Forked::Parent(pid), born_in_v2)) => (pid, born_in_v2),
     };
     drop(child_end);
     drop(fds);
-    match drive(plan, pid, &parent_end, steps) {
+    match drive(plan, (pid, born_in_v2), &parent_end, steps) {
         Ok(()) => Ok(pid),
         Err(e) => {
             let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
             let _ = waitpid(Pid::from_raw(pid), None);
             Err(e)
         }
+    }
+}
+
+/// Forks the init into its v2 cgroup when there is one; a kernel that
+/// refuses that (before 5.7, or a cgroup it cannot enter that way) gets a
+/// plain fork and the write. Returns whether the child was born in it.
+fn fork_init(flags: u64, fds: &SpawnFds) -> std::io::Result<(Forked, bool)> {
+    use std::os::fd::AsRawFd;
+    match fds.cgroup_v2.as_ref().map(|f| f.as_raw_fd()) {
+        Some(fd) => match fork_into(flags, Some(fd)) {
+            Ok(f) => Ok((f, true)),
+            Err(_) => fork_into(flags, None).map(|f| (f, false)),
+        },
+        None => fork_into(flags, None).map(|f| (f, false)),
     }
 }
 
@@ -101,12 +121,12 @@ fn write_id_maps(ns: &NamespacePlan, pid: i32) -> Result<(), SpawnError> {
 
 fn drive(
     plan: &InitPlan,
-    pid: i32,
+    (pid, born_in_v2): (i32, bool),
     chan: &Channel,
     steps: ParentSteps<'_>,
 ) -> Result<(), SpawnError> {
     write_id_maps(&plan.namespaces, pid)?;
-    (steps.place)(pid).map_err(SpawnError::Parent)?;
+    (steps.place)(pid, born_in_v2).map_err(SpawnError::Parent)?;
     chan.send_to_child(&ParentMsg::Proceed { pid })?;
     loop {
         match chan.recv_from_child("Ready")? {
