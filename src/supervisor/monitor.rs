@@ -73,6 +73,9 @@ pub fn supervise(e: &Engine, id: &str, mut report: Option<std::fs::File>) -> i32
         if let Some(mut r) = report.take() {
             let _ = writeln!(r, "ok");
         }
+        // Starting parsed the spec and compiled the seccomp profile; none
+        // of that heap is needed while the container runs.
+        crate::sys::misc::release_free_memory();
         let code = pump(&sfd, pid, &outputs, &mut log);
         let _ = log.flush();
         finish_run(e, id, code);
