@@ -687,3 +687,56 @@ fn unknown_syscall_name_is_skipped() {
     }]));
     assert_eq!(probe_syscall(p, "mkdir"), "error: ENOSYS");
 }
+
+// ---------------------------------------------------------------------------
+// The compiled-filter cache
+// ---------------------------------------------------------------------------
+
+#[test]
+fn compiled_filters_are_cached_per_profile_and_reused() {
+    let rt = Runtime::new();
+    let cache = rt.root.path().join(SECCOMP_CACHE);
+    let entries = || -> Vec<PathBuf> {
+        let mut v: Vec<PathBuf> = std::fs::read_dir(&cache)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+            .collect();
+        v.sort();
+        v
+    };
+    let b = bundle(
+        &["/bin/probe", "syscall", "mkdir"],
+        mkdir_enosys_chmod_errno(),
+    );
+    for round in ["compiled", "from the cache"] {
+        let (code, out, err) = rt.run_bundle(&b, &unique("cache"));
+        assert_eq!(
+            (code, out.trim()),
+            (1, "error: ENOSYS"),
+            "{round}: stderr={err}"
+        );
+        assert_eq!(entries().len(), 1, "{round}: one entry: {:?}", entries());
+    }
+    let mode =
+        std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&cache).unwrap().permissions());
+    assert_eq!(mode & 0o777, 0o700, "root-only cache dir");
+    // Another profile, another entry; the listing shows no cache.
+    let other = bundle(
+        &["/bin/probe", "syscall", "mkdir"],
+        allow_profile(
+            json!([{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13}]),
+        ),
+    );
+    let (code, out, _) = rt.run_bundle(&other, &unique("cache"));
+    assert_eq!((code, out.trim()), (1, "error: EACCES"));
+    assert_eq!(entries().len(), 2);
+    assert_eq!(rt.ok(&["list", "--format", "json"]).trim(), "[]");
+    // A torn entry is compiled again, not loaded.
+    for e in entries() {
+        std::fs::write(&e, [0u8, 0, 0, 0, 1, 2, 3]).unwrap();
+    }
+    let (code, out, _) = rt.run_bundle(&b, &unique("cache"));
+    assert_eq!((code, out.trim()), (1, "error: ENOSYS"));
+}

@@ -54,6 +54,7 @@ pub fn create_with_console(
         no_pivot: o.no_pivot,
         no_new_keyring: o.no_new_keyring,
         preserve_fds: o.preserve_fds,
+        seccomp_cache: Some(store.seccomp_cache()),
     };
     let plan = plan(&o.id, &spec, &opts)?;
     let console = relay.filter(|_| plan.process.terminal && o.console_socket.is_none());

@@ -36,7 +36,11 @@ pub fn exec(store: &Store, id: &str, r: &ExecRequest) -> Result<i32> {
     }
     let path = dir.path.join(CONFIG_FILE);
     let config = crate::spec::load::load_file(&path)?;
-    let plan = plan_exec(&config, c.pid, &r.opts)?;
+    let opts = ExecOpts {
+        seccomp_cache: Some(store.seccomp_cache()),
+        ..r.opts.clone()
+    };
+    let plan = plan_exec(&config, c.pid, &opts)?;
     let tty = plan.process.terminal;
     if tty && r.detach && r.console_socket.is_none() {
         return Err(Error::Usage(

@@ -2,6 +2,7 @@
 //! parent (multi-arch, per-rule actions, argument conditions, libseccomp's
 //! compact filter). The child only loads the bytes (`sys::seccomp`).
 
+pub mod cache;
 pub mod docker;
 
 use libseccomp::{

@@ -21,6 +21,8 @@ pub struct ExecOpts {
     pub caps: Vec<String>,
     pub no_new_privs: bool,
     pub preserve_fds: u32,
+    /// Where compiled seccomp filters are kept (`seccomp::cache`).
+    pub seccomp_cache: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Clone)]
@@ -106,6 +108,7 @@ pub fn plan_exec(config: &Spec, pid: i32, o: &ExecOpts) -> Result<ExecPlan, Plan
     spec.set_process(Some(process_for(config, o)?));
     let opts = PlanOptions {
         preserve_fds: o.preserve_fds,
+        seccomp_cache: o.seccomp_cache.clone(),
         ..Default::default()
     };
     let process = plan_process(&spec, &opts)?;

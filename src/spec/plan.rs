@@ -30,6 +30,8 @@ pub struct PlanOptions {
     pub no_pivot: bool,
     pub no_new_keyring: bool,
     pub preserve_fds: u32,
+    /// Where compiled seccomp filters are kept (`seccomp::cache`).
+    pub seccomp_cache: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -409,7 +411,7 @@ pub(crate) fn plan_process(spec: &Spec, opts: &PlanOptions) -> Result<ProcessPla
             .linux()
             .as_ref()
             .and_then(|l| l.seccomp().as_ref())
-            .map(crate::seccomp::compile)
+            .map(|s| crate::seccomp::cache::compile_cached(s, opts.seccomp_cache.as_deref()))
             .transpose()?,
     })
 }

@@ -136,6 +136,12 @@ impl Store {
         self.lock(id, self.root.join(id))
     }
 
+    /// The compiled seccomp filter cache: in the root, under a name no
+    /// container id can have, so `ids` never lists it.
+    pub fn seccomp_cache(&self) -> PathBuf {
+        self.root.join("seccomp@cache")
+    }
+
     /// Ids of every container directory, sorted.
     pub fn ids(&self) -> Vec<String> {
         let mut ids: Vec<String> = std::fs::read_dir(&self.root)

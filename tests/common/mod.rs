@@ -67,6 +67,9 @@ impl Drop for TempDir {
     }
 }
 
+/// The directory of compiled seccomp filters in a state root.
+pub const SECCOMP_CACHE: &str = "seccomp@cache";
+
 /// A state root of our own; every container left in it is force-deleted
 /// on drop.
 pub struct Runtime {
@@ -141,12 +144,15 @@ impl Runtime {
         out
     }
 
+    /// Every entry of the root but the seccomp filter cache
+    /// (`seccomp@cache`, shared by the containers and kept).
     pub fn ids(&self) -> Vec<String> {
         std::fs::read_dir(self.root.path())
             .into_iter()
             .flatten()
             .flatten()
             .filter_map(|e| e.file_name().into_string().ok())
+            .filter(|n| n != SECCOMP_CACHE)
             .collect()
     }
 }
