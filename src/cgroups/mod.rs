@@ -188,14 +188,10 @@ impl Cgroup {
         Ok(())
     }
 
-    /// Moves `pid` into every hierarchy's directory.
-    pub fn add(&self, pid: i32) -> Result<(), CgroupError> {
-        self.add_to_v1(pid, true)
-    }
-
-    /// Moves `pid` into every v1 directory, and the v2 one if `also_v2`.
-    pub fn add_to_v1(&self, pid: i32, also_v2: bool) -> Result<(), CgroupError> {
-        for d in self.dirs.iter().filter(|d| also_v2 || !d.v2) {
+    /// Moves `pid` into every hierarchy's directory but, with `skip_v2`,
+    /// the v2 one (it was born there: CLONE_INTO_CGROUP).
+    pub fn add(&self, pid: i32, skip_v2: bool) -> Result<(), CgroupError> {
+        for d in self.dirs.iter().filter(|d| !(skip_v2 && d.v2)) {
             write_file(&d.path.join("cgroup.procs"), &pid.to_string())?;
         }
         Ok(())

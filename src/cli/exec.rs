@@ -75,7 +75,6 @@ pub fn run(g: &Global, a: Args) -> Result<i32> {
             caps: a.cap,
             no_new_privs: a.no_new_privs,
             preserve_fds: a.preserve_fds,
-            seccomp_cache: None,
         },
         detach: a.detach,
         pid_file: a.pid_file,

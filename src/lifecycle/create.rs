@@ -154,11 +154,8 @@ fn create_in(
         .map_err(|e| e.to_string())
     };
     let placed = cgroup.clone();
-    let mut place = |pid: i32, born_in_v2: bool| {
-        placed
-            .add_to_v1(pid, !born_in_v2)
-            .map_err(|e| e.to_string())
-    };
+    let mut place =
+        |pid: i32, born_in_v2: bool| placed.add(pid, born_in_v2).map_err(|e| e.to_string());
     // Limits and device rules go on once the init is set up (as runc does
     // at procReady): the init's mknod of configured devices must not meet
     // the device filter, and set-up does not count against small limits.

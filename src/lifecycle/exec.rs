@@ -36,11 +36,7 @@ pub fn exec(store: &Store, id: &str, r: &ExecRequest) -> Result<i32> {
     }
     let path = dir.path.join(CONFIG_FILE);
     let config = crate::spec::load::load_file(&path)?;
-    let opts = ExecOpts {
-        seccomp_cache: Some(store.seccomp_cache()),
-        ..r.opts.clone()
-    };
-    let plan = plan_exec(&config, c.pid, &opts)?;
+    let plan = plan_exec(&config, c.pid, &r.opts, Some(&store.seccomp_cache()))?;
     let tty = plan.process.terminal;
     if tty && r.detach && r.console_socket.is_none() {
         return Err(Error::Usage(
@@ -60,7 +56,7 @@ pub fn exec(store: &Store, id: &str, r: &ExecRequest) -> Result<i32> {
             .map_err(|e| Error::io("block signals", e))?;
     }
     let cgroup = c.cgroup.clone();
-    let mut place = |pid: i32| cgroup.add(pid).map_err(|e| e.to_string());
+    let mut place = |pid: i32| cgroup.add(pid, false).map_err(|e| e.to_string());
     let pid = spawn_exec(&plan, theirs, &mut place)?;
     drop(dir);
     if let Some(p) = &r.pid_file {

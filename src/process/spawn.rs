@@ -69,7 +69,7 @@ pub fn spawn(plan: &InitPlan, fds: SpawnFds, steps: ParentSteps<'_>) -> Result<i
     };
     drop(child_end);
     drop(fds);
-    match drive(plan, (pid, born_in_v2), &parent_end, steps) {
+    match drive(plan, pid, born_in_v2, &parent_end, steps) {
         Ok(()) => Ok(pid),
         Err(e) => {
             let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
@@ -84,13 +84,12 @@ pub fn spawn(plan: &InitPlan, fds: SpawnFds, steps: ParentSteps<'_>) -> Result<i
 /// plain fork and the write. Returns whether the child was born in it.
 fn fork_init(flags: u64, fds: &SpawnFds) -> std::io::Result<(Forked, bool)> {
     use std::os::fd::AsRawFd;
-    match fds.cgroup_v2.as_ref().map(|f| f.as_raw_fd()) {
-        Some(fd) => match fork_into(flags, Some(fd)) {
-            Ok(f) => Ok((f, true)),
-            Err(_) => fork_into(flags, None).map(|f| (f, false)),
-        },
-        None => fork_into(flags, None).map(|f| (f, false)),
+    if let Some(fd) = fds.cgroup_v2.as_ref() {
+        if let Ok(f) = fork_into(flags, Some(fd.as_raw_fd())) {
+            return Ok((f, true));
+        }
     }
+    fork_into(flags, None).map(|f| (f, false))
 }
 
 /// pid and time namespaces apply to the caller's future children, so the
@@ -121,7 +120,8 @@ fn write_id_maps(ns: &NamespacePlan, pid: i32) -> Result<(), SpawnError> {
 
 fn drive(
     plan: &InitPlan,
-    (pid, born_in_v2): (i32, bool),
+    pid: i32,
+    born_in_v2: bool,
     chan: &Channel,
     steps: ParentSteps<'_>,
 ) -> Result<(), SpawnError> {

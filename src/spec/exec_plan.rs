@@ -21,8 +21,6 @@ pub struct ExecOpts {
     pub caps: Vec<String>,
     pub no_new_privs: bool,
     pub preserve_fds: u32,
-    /// Where compiled seccomp filters are kept (`seccomp::cache`).
-    pub seccomp_cache: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Clone)]
@@ -102,13 +100,19 @@ fn process_for(config: &Spec, o: &ExecOpts) -> Result<Process, PlanError> {
     Ok(p)
 }
 
-/// Plans an exec into the container whose init is `pid`.
-pub fn plan_exec(config: &Spec, pid: i32, o: &ExecOpts) -> Result<ExecPlan, PlanError> {
+/// Plans an exec into the container whose init is `pid`; compiled seccomp
+/// filters are kept in `seccomp_cache` (`seccomp::cache`).
+pub fn plan_exec(
+    config: &Spec,
+    pid: i32,
+    o: &ExecOpts,
+    seccomp_cache: Option<&std::path::Path>,
+) -> Result<ExecPlan, PlanError> {
     let mut spec = config.clone();
     spec.set_process(Some(process_for(config, o)?));
     let opts = PlanOptions {
         preserve_fds: o.preserve_fds,
-        seccomp_cache: o.seccomp_cache.clone(),
+        seccomp_cache: seccomp_cache.map(Into::into),
         ..Default::default()
     };
     let process = plan_process(&spec, &opts)?;
@@ -174,7 +178,7 @@ mod tests {
             caps: vec!["CAP_CHOWN".into()],
             ..Default::default()
         };
-        let p = plan_exec(&config(), 42, &o).unwrap();
+        let p = plan_exec(&config(), 42, &o, None).unwrap();
         assert_eq!(p.process.uid, 1000);
         assert_eq!(p.process.gid, 100);
         assert_eq!(p.process.cwd, PathBuf::from("/tmp"));
@@ -191,6 +195,6 @@ mod tests {
 
     #[test]
     fn no_command_is_an_error() {
-        assert!(plan_exec(&config(), 1, &ExecOpts::default()).is_err());
+        assert!(plan_exec(&config(), 1, &ExecOpts::default(), None).is_err());
     }
 }
