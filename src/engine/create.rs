@@ -85,18 +85,16 @@ pub fn ensure_rootfs(e: &Engine, r: &Record) -> Result<()> {
 /// name may since have been removed or pointed at another image (prune
 /// keeps layers that records list).
 fn record_lowers(store: &Store, r: &Record) -> Result<Vec<PathBuf>> {
-    let gone = |l: &str| EngineError::Msg(format!("layer {l} of container {} is gone", r.name));
     r.layers
         .iter()
         .rev()
         .map(|hex| {
-            let p = store.layer_dir().join(hex);
-            let valid = hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit());
-            if valid && p.is_dir() {
-                Ok(p)
-            } else {
-                Err(gone(hex))
-            }
+            crate::image::store::Digest::from_hex(hex)
+                .map(|d| store.layer_path(&d))
+                .filter(|p| p.is_dir())
+                .ok_or_else(|| {
+                    EngineError::Msg(format!("layer {hex} of container {} is gone", r.name))
+                })
         })
         .collect()
 }

@@ -52,14 +52,7 @@ pub fn is_running(e: &Engine, r: &Record) -> bool {
 
 /// Starts a created or exited container under a new supervisor.
 pub fn start(e: &Engine, key: &str) -> Result<Record> {
-    let r = e.find(key)?;
-    if supervisor_alive(&r) || init_alive(e, &r) {
-        return Err(EngineError::Msg(format!(
-            "container {} is already running",
-            r.name
-        )));
-    }
-    e.update(&r.id, |r| r.state.manually_stopped = false)?;
+    let r = start_foreground(e, key)?;
     crate::supervisor::monitor::spawn(e, &r.id)?;
     e.load(&r.id)
 }
