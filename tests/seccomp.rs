@@ -122,14 +122,9 @@ fn bounding(b: &Bundle) -> Vec<String> {
 // Docker / containers-common profile format -> OCI linux.seccomp
 // ---------------------------------------------------------------------------
 
+/// A JSON array of strings (a rule's `names`), or nothing.
 fn strings(v: &Value) -> Vec<String> {
-    v.as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|x| x.as_str().map(String::from))
-                .collect()
-        })
-        .unwrap_or_default()
+    serde_json::from_value(v.clone()).unwrap_or_default()
 }
 
 /// A Docker-format profile (`archMap`, per-rule `includes`/`excludes`)
