@@ -46,6 +46,15 @@ pub fn status_line(e: &Engine, r: &Record) -> String {
     }
 }
 
+/// Unmounts the rootfs of a container that has stopped; one whose init a
+/// failure left running keeps it until `rm`.
+pub fn release_stopped_rootfs(e: &Engine, r: &Record) -> Result<()> {
+    if init_alive(e, r) {
+        return Ok(());
+    }
+    super::create::release_rootfs(e, &r.id)
+}
+
 pub fn is_running(e: &Engine, r: &Record) -> bool {
     init_alive(e, r) || (supervisor_alive(r) && r.state.phase == Phase::Restarting)
 }
@@ -209,11 +218,7 @@ pub fn run_foreground(e: &Engine, r: &Record, interactive: bool) -> Result<i32> 
         x.state.finished_epoch = Some(now_epoch());
         x.state.finished_at = Some(crate::timefmt::now_rfc3339());
         x.state.supervisor = None;
-        if init_alive(e, x) {
-            Ok(())
-        } else {
-            super::create::release_rootfs(e, &x.id)
-        }
+        release_stopped_rootfs(e, x)
     });
     if r.auto_remove {
         let _ = remove_files(e, &r.id);

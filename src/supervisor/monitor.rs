@@ -129,10 +129,7 @@ fn retire(e: &Engine, id: &str, log: &mut LogFile, f: impl FnOnce(&mut Record)) 
     let unmounted = e.update(id, |r| {
         f(r);
         r.state.supervisor = None;
-        if crate::engine::ops::init_alive(e, r) {
-            return Ok(());
-        }
-        crate::engine::create::release_rootfs(e, id)
+        crate::engine::ops::release_stopped_rootfs(e, r)
     });
     if let Ok(Err(err)) = unmounted {
         let _ = log.write(Stream::Stderr, format!("berth: {err}\n").as_bytes());
